@@ -1,0 +1,1 @@
+"""Thin click front-ends: `skel` (data) and `focovil` (training and evaluation)."""

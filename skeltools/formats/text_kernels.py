@@ -1,0 +1,163 @@
+"""Numba helpers that scan ASCII numbers out of a byte buffer, line-aware.
+
+They are shared by the text formats (NTU `.skeleton`, N-UCLA, PKU-MMD). Each returns an
+error code instead of raising, so that a kernel can report the line of the problem.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+OK = 0
+ERR_EMPTY = 1
+ERR_NON_NUMERIC = 2
+ERR_SHORT_LINE = 3
+ERR_LONG_LINE = 4
+ERR_TRUNCATED = 5
+ERR_JOINT_COUNT = 6
+ERR_TRAILING = 7
+ERR_BAD_COUNT = 8
+ERR_NOT_INTEGER = 9
+
+MESSAGES = {
+    ERR_EMPTY: "empty file",
+    ERR_NON_NUMERIC: "non-numeric value",
+    ERR_SHORT_LINE: "too few values on a line",
+    ERR_LONG_LINE: "too many values on a line",
+    ERR_TRUNCATED: "truncated: file ends before the counts it declares",
+    ERR_JOINT_COUNT: "wrong joint count",
+    ERR_TRAILING: "counts do not match the content: data after the last declared frame",
+    ERR_BAD_COUNT: "implausible count",
+    ERR_NOT_INTEGER: "a count or ID is not an integer",
+}
+
+_POW10 = np.array([10.0 ** k for k in range(23)], dtype=np.float64)
+
+NL = 10
+CR = 13
+SPACE = 32
+TAB = 9
+
+
+@njit(cache=True, inline="always")
+def is_blank(c: int) -> bool:
+    return c == SPACE or c == TAB or c == CR
+
+
+@njit(cache=True)
+def skip_blank_lines(buf, pos, line):
+    """Skip lines holding only blanks; returns the start of the next non-blank line."""
+    n = buf.shape[0]
+    start = pos
+    while pos < n:
+        c = buf[pos]
+        if c == NL:
+            pos += 1
+            line += 1
+            start = pos
+        elif is_blank(c):
+            pos += 1
+        else:
+            return start, line
+    return n, line
+
+
+@njit(cache=True)
+def read_number(buf, pos, pow10):
+    """Parse one number at `pos` on the current line.
+
+    Returns (err, value, int_value, is_integer, new_pos). Accepts a sign, decimals,
+    exponents, and nan/inf spellings (so non-finite input is reported by the caller as
+    such rather than as garbage).
+    """
+    n = buf.shape[0]
+    while pos < n and is_blank(buf[pos]):
+        pos += 1
+    if pos >= n:
+        return ERR_TRUNCATED, 0.0, 0, False, pos
+    if buf[pos] == NL:
+        return ERR_SHORT_LINE, 0.0, 0, False, pos
+    neg = False
+    c = buf[pos]
+    if c == 45 or c == 43:  # - +
+        neg = c == 45
+        pos += 1
+    if pos < n and (buf[pos] | 32) in (110, 105):  # n, i: nan / inf / infinity
+        start = pos
+        while pos < n and not is_blank(buf[pos]) and buf[pos] != NL:
+            pos += 1
+        first = buf[start] | 32
+        if first == 110 and pos - start >= 3 and (buf[start + 1] | 32) == 97 and (buf[start + 2] | 32) == 110:
+            return OK, np.nan, 0, False, pos
+        if first == 105 and pos - start >= 3 and (buf[start + 1] | 32) == 110 and (buf[start + 2] | 32) == 102:
+            return OK, -np.inf if neg else np.inf, 0, False, pos
+        return ERR_NON_NUMERIC, 0.0, 0, False, pos
+    mant = 0
+    ndig = 0
+    exp10 = 0
+    seen_digit = False
+    is_int = True
+    while pos < n and 48 <= buf[pos] <= 57:
+        seen_digit = True
+        if ndig < 18:
+            mant = mant * 10 + (buf[pos] - 48)
+            if mant > 0:
+                ndig += 1
+        else:
+            exp10 += 1
+        pos += 1
+    if pos < n and buf[pos] == 46:  # .
+        is_int = False
+        pos += 1
+        while pos < n and 48 <= buf[pos] <= 57:
+            seen_digit = True
+            if ndig < 18:
+                mant = mant * 10 + (buf[pos] - 48)
+                if mant > 0:
+                    ndig += 1
+                exp10 -= 1
+            pos += 1
+    if not seen_digit:
+        return ERR_NON_NUMERIC, 0.0, 0, False, pos
+    if pos < n and (buf[pos] | 32) == 101:  # e / E
+        is_int = False
+        pos += 1
+        eneg = False
+        if pos < n and (buf[pos] == 45 or buf[pos] == 43):
+            eneg = buf[pos] == 45
+            pos += 1
+        if pos >= n or not (48 <= buf[pos] <= 57):
+            return ERR_NON_NUMERIC, 0.0, 0, False, pos
+        e = 0
+        while pos < n and 48 <= buf[pos] <= 57:
+            if e < 100000:
+                e = e * 10 + (buf[pos] - 48)
+            pos += 1
+        exp10 += -e if eneg else e
+    if pos < n and not (is_blank(buf[pos]) or buf[pos] == NL):
+        return ERR_NON_NUMERIC, 0.0, 0, False, pos
+    value = float(mant)
+    if exp10 > 0:
+        value = value * pow10[exp10] if exp10 <= 22 else value * 10.0 ** exp10
+    elif exp10 < 0:
+        value = value / pow10[-exp10] if exp10 >= -22 else value * 10.0 ** exp10
+    if neg:
+        value = -value
+        mant = -mant
+    return OK, value, mant, is_int and exp10 == 0, pos
+
+
+@njit(cache=True)
+def end_line(buf, pos, line):
+    """Require the rest of the line to be blank; returns (err, pos after newline, line+1)."""
+    n = buf.shape[0]
+    while pos < n and is_blank(buf[pos]):
+        pos += 1
+    if pos < n and buf[pos] != NL:
+        return ERR_LONG_LINE, pos, line
+    return OK, pos + 1, line + 1
+
+
+def pow10_table() -> np.ndarray:
+    """Exact powers of ten for the fast float path (passed to kernels, no global state)."""
+    return _POW10

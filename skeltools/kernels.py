@@ -1,0 +1,163 @@
+"""Numba kernels of the per-sample transform: small pure functions over arrays.
+
+Conventions: a sample is `poses[M, L, J, 3]` (bodies, frames, joints, xyz); a body is
+absent in a frame when all its joints are exactly zero, and stays exactly zero through
+every kernel here.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+ALIGN_OK = 0
+ALIGN_SPINE_ON_ROOT = 1
+ALIGN_HIPS_PARALLEL = 2
+
+
+@njit(cache=True)
+def body_present(poses):
+    """(M, L) mask: body m has at least one non-zero joint coordinate in frame t."""
+    M, L, J, _ = poses.shape
+    out = np.zeros((M, L), np.bool_)
+    for m in range(M):
+        for t in range(L):
+            for j in range(J):
+                if poses[m, t, j, 0] != 0.0 or poses[m, t, j, 1] != 0.0 or poses[m, t, j, 2] != 0.0:
+                    out[m, t] = True
+                    break
+    return out
+
+
+@njit(cache=True)
+def motion(xyz):
+    """Sum over x, y, z of the variance of all joint positions of a body track (L, J, 3)."""
+    L, J, _ = xyz.shape
+    n = L * J
+    if n == 0:
+        return 0.0
+    total = 0.0
+    for a in range(3):
+        s = 0.0
+        for t in range(L):
+            for j in range(J):
+                s += xyz[t, j, a]
+        mean = s / n
+        v = 0.0
+        for t in range(L):
+            for j in range(J):
+                d = xyz[t, j, a] - mean
+                v += d * d
+        total += v / n
+    return total
+
+
+@njit(cache=True)
+def spread_valid(xyz, ratio):
+    """(L,) mask of frames whose x spread is at most `ratio` times their y spread (SGN's rule)."""
+    L, J, _ = xyz.shape
+    out = np.empty(L, np.bool_)
+    for t in range(L):
+        xmin = xmax = xyz[t, 0, 0]
+        ymin = ymax = xyz[t, 0, 1]
+        for j in range(1, J):
+            x = xyz[t, j, 0]
+            y = xyz[t, j, 1]
+            xmin = min(xmin, x)
+            xmax = max(xmax, x)
+            ymin = min(ymin, y)
+            ymax = max(ymax, y)
+        out[t] = (xmax - xmin) <= ratio * (ymax - ymin)
+    return out
+
+
+@njit(cache=True)
+def alignment_rotation(root, spine, left_hip, right_hip, eps):
+    """FoCoViL Eq. 1-2: the body frame R = [r0 r1 r2] (columns) and a status code.
+
+    r0 = unit(spine - root); r1 = unit(left_hip - right_hip with its r0 part removed);
+    r2 = r0 x r1. Status is ALIGN_SPINE_ON_ROOT or ALIGN_HIPS_PARALLEL when a norm is
+    below `eps` (metres), in which case R is the identity.
+    """
+    R = np.eye(3)
+    r0 = spine.astype(np.float64) - root.astype(np.float64)
+    n0 = np.sqrt(np.sum(r0 * r0))
+    if not n0 > eps:
+        return ALIGN_SPINE_ON_ROOT, R
+    r0 = r0 / n0
+    h = left_hip.astype(np.float64) - right_hip.astype(np.float64)
+    h = h - np.sum(h * r0) * r0
+    n1 = np.sqrt(np.sum(h * h))
+    if not n1 > eps:
+        return ALIGN_HIPS_PARALLEL, R
+    r1 = h / n1
+    r2 = np.empty(3)
+    r2[0] = r0[1] * r1[2] - r0[2] * r1[1]
+    r2[1] = r0[2] * r1[0] - r0[0] * r1[2]
+    r2[2] = r0[0] * r1[1] - r0[1] * r1[0]
+    for i in range(3):
+        R[i, 0] = r0[i]
+        R[i, 1] = r1[i]
+        R[i, 2] = r2[i]
+    return ALIGN_OK, R
+
+
+@njit(cache=True)
+def apply_alignment(poses, R, origin):
+    """x' = R^T (x - origin) for every present body-frame; absent ones stay zero."""
+    M, L, J, _ = poses.shape
+    out = np.zeros(poses.shape, np.float32)
+    present = body_present(poses)
+    for m in range(M):
+        for t in range(L):
+            if not present[m, t]:
+                continue
+            for j in range(J):
+                d0 = poses[m, t, j, 0] - origin[0]
+                d1 = poses[m, t, j, 1] - origin[1]
+                d2 = poses[m, t, j, 2] - origin[2]
+                for a in range(3):
+                    out[m, t, j, a] = R[0, a] * d0 + R[1, a] * d1 + R[2, a] * d2
+    return out
+
+
+@njit(cache=True)
+def resample_linear(poses, frames):
+    """Resample L frames to `frames` by linear interpolation over time.
+
+    Output frame k sits at time k (L-1)/(frames-1). A body absent in one of the two
+    neighbouring input frames takes the nearer present one instead of blending with
+    zeros; absent in both, it stays zero.
+    """
+    M, L, J, C = poses.shape
+    out = np.zeros((M, frames, J, C), np.float32)
+    present = body_present(poses)
+    for k in range(frames):
+        pos = 0.0 if frames == 1 else k * (L - 1) / (frames - 1)
+        i0 = min(int(np.floor(pos)), L - 1)
+        i1 = min(i0 + 1, L - 1)
+        w = pos - i0
+        for m in range(M):
+            p0 = present[m, i0]
+            p1 = present[m, i1]
+            if p0 and p1:
+                for j in range(J):
+                    for c in range(C):
+                        out[m, k, j, c] = (1.0 - w) * poses[m, i0, j, c] + w * poses[m, i1, j, c]
+            elif p0 or p1:
+                src = i0 if (p0 and (w < 0.5 or not p1)) else i1
+                for j in range(J):
+                    for c in range(C):
+                        out[m, k, j, c] = poses[m, src, j, c]
+    return out
+
+
+@njit(cache=True)
+def abs_max(x):
+    """Largest absolute value of a float array (0 for an empty one)."""
+    flat = x.ravel()
+    best = 0.0
+    for i in range(flat.shape[0]):
+        v = abs(flat[i])
+        if v > best:
+            best = v
+    return best

@@ -1,0 +1,139 @@
+"""Dataset facts (classes, splits, layouts, file naming) read from data_manifests/.
+
+The facts live in JSON/text files so that a user can correct them without touching
+code; this module only loads them into small typed records.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+
+import numpy as np
+
+
+def _manifest_text(relpath: str) -> str:
+    return resources.files("data_manifests").joinpath(relpath).read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A joint layout: joint names, the kinematic tree and the joints that alignment uses."""
+
+    name: str
+    joints: tuple[str, ...]
+    parents: tuple[int, ...]
+    roles: dict = field(hash=False)
+
+    @property
+    def n_joints(self) -> int:
+        return len(self.joints)
+
+    @property
+    def bones(self) -> list[tuple[int, int]]:
+        return [(p, j) for j, p in enumerate(self.parents) if p >= 0]
+
+    def role_indices(self) -> np.ndarray:
+        """Indices of (root, spine, left hip, right hip), in the order alignment expects."""
+        r = self.roles
+        return np.array([r["root"], r["spine"], r["left_hip"], r["right_hip"]], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A split rule: samples whose `field` value is in `train` train; `test` (or the rest) test."""
+
+    name: str
+    field: str
+    train: tuple[int, ...]
+    test: tuple[int, ...] | None = None
+
+    def assign(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted train and test indices for an array of per-sample field values."""
+        values = np.asarray(values)
+        is_train = np.isin(values, self.train)
+        is_test = np.isin(values, self.test) if self.test is not None else ~is_train
+        return (np.flatnonzero(is_train).astype(np.int32), np.flatnonzero(is_test).astype(np.int32))
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Everything `prepare` needs to know about one dataset, loaded from its manifest."""
+
+    name: str
+    reader: str
+    layout_name: str
+    bodies: int
+    n_views: int
+    n_classes: int
+    file_pattern: str
+    name_format: str
+    scene_fields: tuple[str, ...]
+    ranges: dict = field(hash=False)
+    classes_file: str = ""
+    missing_list: str = ""
+    two_person_actions: tuple[int, ...] = ()
+    protocols: tuple[Protocol, ...] = ()
+
+    @cached_property
+    def layout(self) -> Layout:
+        return load_layout(self.layout_name)
+
+    @cached_property
+    def classes(self) -> list[str]:
+        names = [ln.strip() for ln in _manifest_text(self.classes_file).splitlines() if ln.strip()]
+        return names[: self.n_classes]
+
+    @cached_property
+    def missing(self) -> frozenset[str]:
+        if not self.missing_list:
+            return frozenset()
+        return frozenset(ln.strip() for ln in _manifest_text(self.missing_list).splitlines() if ln.strip())
+
+    @cached_property
+    def name_regex(self) -> re.Pattern:
+        return re.compile(self.file_pattern)
+
+    def parse_file_name(self, filename: str) -> dict | None:
+        """Fields of a raw file name as ints, or None when the file is not a sample."""
+        m = self.name_regex.match(filename)
+        if m is None:
+            return None
+        return {k: int(v) for k, v in m.groupdict().items()}
+
+    def out_of_range(self, fields: dict) -> str | None:
+        """Why a well-named file is not part of this dataset (e.g. an NTU-120 action in NTU-60)."""
+        for key, (lo, hi) in self.ranges.items():
+            if key in fields and not lo <= fields[key] <= hi:
+                return f"{key} {fields[key]} outside {self.name} ({lo}-{hi})"
+        return None
+
+
+def load_layout(name: str) -> Layout:
+    d = json.loads(_manifest_text(f"layouts/{name}.json"))
+    return Layout(name=d["name"], joints=tuple(d["joints"]), parents=tuple(d["parents"]), roles=d["roles"])
+
+
+def dataset_names() -> list[str]:
+    root = resources.files("data_manifests").joinpath("datasets")
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".json"))
+
+
+def load_dataset(name: str) -> DatasetSpec:
+    """The spec of a dataset by its store name (`ntu60`, `ntu120`, ...)."""
+    if name not in dataset_names():
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(dataset_names())}")
+    d = json.loads(_manifest_text(f"datasets/{name}.json"))
+    protocols = tuple(
+        Protocol(name=p, field=r["field"], train=tuple(r["train"]), test=tuple(r["test"]) if "test" in r else None)
+        for p, r in d.get("protocols", {}).items()
+    )
+    return DatasetSpec(
+        name=d["name"], reader=d["reader"], layout_name=d["layout"], bodies=d["bodies"], n_views=d["n_views"],
+        n_classes=d["n_classes"], file_pattern=d["file_pattern"], name_format=d["name_format"],
+        scene_fields=tuple(d["scene_fields"]), ranges=d.get("ranges", {}), classes_file=d.get("classes_file", ""),
+        missing_list=d.get("missing_list", ""), two_person_actions=tuple(d.get("two_person_actions", ())),
+        protocols=protocols,
+    )

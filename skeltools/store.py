@@ -1,0 +1,323 @@
+"""One store, two backends: HDF5 (h5py) for `*.h5`/`*.hdf5`, Zarr v3 for `*.zarr`.
+
+The tree is CONTRACT section 1. Writing is incremental (samples are appended in chunks
+of `chunk_samples`, so a training batch is a contiguous read) and atomic: everything is
+written under a hidden temporary name next to the target and renamed at the end.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT_NAME = "skeltools-store"
+FORMAT_VERSION = 1
+H5_SUFFIXES = (".h5", ".hdf5")
+
+
+class StoreError(Exception):
+    """A path that is not a readable skeltools store (missing, foreign or corrupt)."""
+
+
+def backend_of(path: str | Path) -> str:
+    suffix = Path(str(path).rstrip("/")).suffix.lower()
+    if suffix in H5_SUFFIXES:
+        return "hdf5"
+    if suffix == ".zarr":
+        return "zarr"
+    raise StoreError(f"{path}: unknown store type; use a .h5, .hdf5 or .zarr path")
+
+
+class _H5:
+    def __init__(self, path: Path, mode: str):
+        import h5py
+        self.h5py = h5py
+        self.f = h5py.File(path, mode)
+
+    def create(self, key: str, shape: tuple, dtype: Any, chunks: tuple, compression: str | None) -> None:
+        if dtype is str:
+            dtype = self.h5py.string_dtype()
+        opts = {} if compression in (None, "none") else {"compression": compression, "shuffle": True}
+        self.f.create_dataset(key, shape=shape, maxshape=(None,) + tuple(shape[1:]), dtype=dtype, chunks=chunks, **opts)
+
+    def append(self, key: str, data: np.ndarray) -> None:
+        ds = self.f[key]
+        n = ds.shape[0]
+        ds.resize(n + len(data), axis=0)
+        ds[n:] = data
+
+    def attrs(self) -> dict:
+        return {k: _plain(v) for k, v in self.f.attrs.items()}
+
+    def set_attrs(self, attrs: dict) -> None:
+        for k, v in attrs.items():
+            self.f.attrs[k] = v
+
+    def has(self, key: str) -> bool:
+        return key in self.f
+
+    def node(self, key: str):
+        return self.f[key]
+
+    def read(self, key: str, sel: Any = ()) -> np.ndarray:
+        ds = self.f[key]
+        if self.h5py.check_string_dtype(ds.dtype) is not None:
+            return np.asarray(ds.asstr()[sel], dtype=object)
+        return ds[sel]
+
+    def write(self, key: str, sel: Any, data: np.ndarray) -> None:
+        self.f[key][sel] = data
+
+    def keys(self, key: str) -> list[str]:
+        return sorted(self.f[key].keys()) if key in self.f else []
+
+    def close(self) -> None:
+        self.f.close()
+
+
+class _Zarr:
+    def __init__(self, path: Path, mode: str):
+        import zarr
+        self.g = zarr.open_group(str(path), mode=mode, zarr_format=3) if mode == "w" else zarr.open_group(str(path), mode=mode)
+
+    def create(self, key: str, shape: tuple, dtype: Any, chunks: tuple, compression: str | None) -> None:
+        opts = {"compressors": None} if compression == "none" else {}
+        self.g.create_array(key, shape=shape, dtype=dtype, chunks=chunks, **opts)
+
+    def append(self, key: str, data: np.ndarray) -> None:
+        self.g[key].append(data, axis=0)
+
+    def attrs(self) -> dict:
+        return dict(self.g.attrs)
+
+    def set_attrs(self, attrs: dict) -> None:
+        self.g.attrs.update({k: _plain(v) for k, v in attrs.items()})
+
+    def has(self, key: str) -> bool:
+        return key in self.g
+
+    def node(self, key: str):
+        return self.g[key]
+
+    def read(self, key: str, sel: Any = ()) -> np.ndarray:
+        out = self.g[key][sel if sel != () else ...]
+        return np.asarray(out, dtype=object) if out.dtype.kind == "T" else out
+
+    def write(self, key: str, sel: Any, data: np.ndarray) -> None:
+        self.g[key][sel] = data
+
+    def keys(self, key: str) -> list[str]:
+        return sorted(self.g[key].group_keys()) if key in self.g else []
+
+    def close(self) -> None:
+        pass
+
+
+def _plain(v: Any) -> Any:
+    """Attribute values as plain Python (h5py gives numpy scalars and arrays)."""
+    if isinstance(v, np.ndarray):
+        return [_plain(x) for x in v.tolist()]
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _open_backend(path: Path, mode: str):
+    return _H5(path, mode) if backend_of(path) == "hdf5" else _Zarr(path, mode)
+
+
+class Store:
+    """Read access to a store through one code path for both backends."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise StoreError(f"{path}: no such store")
+        try:
+            self._b = _open_backend(self.path, "r")
+            self.attrs = self._b.attrs()
+        except StoreError:
+            raise
+        except Exception as e:  # h5py/zarr raise many types for corrupt input
+            raise StoreError(f"{path}: cannot be opened as a store ({type(e).__name__}: {e})") from None
+        if self.attrs.get("format") != FORMAT_NAME:
+            raise StoreError(f"{path}: not a skeltools store (format attribute is {self.attrs.get('format')!r})")
+        if int(self.attrs.get("version", 0)) > FORMAT_VERSION:
+            raise StoreError(f"{path}: store version {self.attrs['version']} is newer than this tool reads")
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._b.close()
+
+    def __len__(self) -> int:
+        return int(self.node("poses").shape[0])
+
+    def has(self, key: str) -> bool:
+        return self._b.has(key)
+
+    def node(self, key: str):
+        """The backend's array object (h5py Dataset or zarr Array), for lazy slicing."""
+        return self._b.node(key)
+
+    def read(self, key: str, sel: Any = ()) -> np.ndarray:
+        """A whole array (or a selection of it); strings come back as Python str objects."""
+        try:
+            return self._b.read(key, sel)
+        except KeyError:
+            raise StoreError(f"{self.path}: missing array {key}") from None
+
+    def meta(self) -> dict[str, np.ndarray]:
+        return {k: self.read(f"meta/{k}") for k in META_DTYPES}
+
+    def protocols(self) -> list[str]:
+        return self._b.keys("splits")
+
+    def split(self, protocol: str, part: str) -> np.ndarray:
+        if protocol not in self.protocols():
+            raise StoreError(f"{self.path}: no protocol {protocol!r}; it has {', '.join(self.protocols()) or 'none'}")
+        return self.read(f"splits/{protocol}/{part}")
+
+    def raw_sequence(self, index: int) -> np.ndarray:
+        """The full-length (not resampled) sequence of one sample, when written with --keep-raw."""
+        if not self.has("raw/offsets"):
+            raise StoreError(f"{self.path}: written without --keep-raw")
+        lo, hi = self.read("raw/offsets", slice(index, index + 2))
+        return np.moveaxis(self.read("raw/poses", slice(int(lo), int(hi))), 0, 1)
+
+
+META_DTYPES = {"name": str, "label": np.int16, "view": np.int8, "scene": np.int32, "subject": np.int16,
+               "setup": np.int16, "replication": np.int16, "frames": np.int32, "bodies": np.int8}
+
+
+class StoreWriter:
+    """Appends samples to a temporary store and renames it into place on `commit`.
+
+    Poses are written unscaled; `commit` divides every coordinate by the dataset-wide
+    scale in a chunked second pass, so memory stays bounded by one chunk.
+    """
+
+    def __init__(self, path: str | Path, *, bodies: int, frames: int, joints: int, keep_raw: bool = False,
+                 chunk_samples: int = 64, compression: str | None = None):
+        self.path = Path(path)
+        self.kind = backend_of(self.path)
+        self.tmp = self.path.with_name(f".{self.path.stem}.partial-{os.getpid()}{self.path.suffix}")
+        self._remove(self.tmp)
+        self.chunk = chunk_samples
+        self.keep_raw = keep_raw
+        self._b = _open_backend(self.tmp, "w")
+        self._buf: list[np.ndarray] = []
+        self._raw_buf: list[np.ndarray] = []
+        self._raw_len = 0
+        self.n = 0
+        comp = compression
+        self._b.create("poses", (0, bodies, frames, joints, 3), np.float32, (chunk_samples, bodies, frames, joints, 3), comp)
+        for k, dt in META_DTYPES.items():
+            self._b.create(f"meta/{k}", (0,), dt, (65536,), comp)
+        if keep_raw:
+            self._b.create("raw/poses", (0, bodies, joints, 3), np.float32, (4096, bodies, joints, 3), comp)
+            self._offsets = [0]
+        self.meta: dict[str, list] = {k: [] for k in META_DTYPES}
+
+    @staticmethod
+    def _remove(p: Path) -> None:
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
+
+    def append(self, poses: np.ndarray, meta: dict, full: np.ndarray | None = None) -> None:
+        """Add one sample: poses (M, T, J, 3), its meta fields and, with keep_raw, (M, L, J, 3)."""
+        self._buf.append(poses)
+        for k in META_DTYPES:
+            self.meta[k].append(meta[k])
+        if self.keep_raw:
+            frames_first = np.moveaxis(full, 1, 0)
+            self._raw_buf.append(frames_first)
+            self._raw_len += len(frames_first)
+            self._offsets.append(self._offsets[-1] + len(frames_first))
+        self.n += 1
+        if len(self._buf) >= self.chunk:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buf:
+            self._b.append("poses", np.stack(self._buf))
+            self._buf = []
+        if self._raw_buf:
+            self._b.append("raw/poses", np.concatenate(self._raw_buf))
+            self._raw_buf = []
+
+    def _rescale(self, scale: float) -> None:
+        for key, step in (("poses", self.chunk), ("raw/poses", 4096)):
+            if not self._b.has(key):
+                continue
+            n = self._b.node(key).shape[0]
+            for lo in range(0, n, step):
+                sel = slice(lo, min(n, lo + step))
+                self._b.write(key, sel, (self._b.read(key, sel) / np.float32(scale)).astype(np.float32))
+
+    def commit(self, *, attrs: dict, views: np.ndarray, splits: dict, skipped: list[tuple[str, str]],
+               scale: float) -> Path:
+        """Write the index arrays and attributes, rescale, and rename into place."""
+        self._flush()
+        for k, dt in META_DTYPES.items():
+            data = np.asarray(self.meta[k], dtype=object if dt is str else dt)
+            if len(data):
+                self._b.append(f"meta/{k}", data)
+        self._write_whole("views", np.asarray(views, np.int32).reshape(-1, int(attrs["n_views"])))
+        for proto, (train, test) in splits.items():
+            self._write_whole(f"splits/{proto}/train", np.asarray(train, np.int32))
+            self._write_whole(f"splits/{proto}/test", np.asarray(test, np.int32))
+        names = np.asarray([s[0] for s in skipped], dtype=object)
+        reasons = np.asarray([s[1] for s in skipped], dtype=object)
+        self._write_whole("skipped/name", names, str)
+        self._write_whole("skipped/reason", reasons, str)
+        if self.keep_raw:
+            self._write_whole("raw/offsets", np.asarray(self._offsets, np.int64))
+        self._rescale(scale)
+        self._b.set_attrs({**attrs, "scale": float(scale), "format": FORMAT_NAME, "version": FORMAT_VERSION})
+        self._b.close()
+        self._swap_in()
+        return self.path
+
+    def _write_whole(self, key: str, data: np.ndarray, dtype: Any = None) -> None:
+        shape = data.shape
+        chunks = (max(1, min(65536, shape[0] or 1)),) + tuple(shape[1:])
+        self._b.create(key, (0,) + tuple(shape[1:]), dtype or data.dtype, chunks, None)
+        if len(data):
+            self._b.append(key, data)
+
+    def _swap_in(self) -> None:
+        old = None
+        if self.path.exists():
+            old = self.path.with_name(f".{self.path.stem}.old-{os.getpid()}{self.path.suffix}")
+            os.replace(self.path, old)
+        os.replace(self.tmp, self.path)
+        if old is not None:
+            self._remove(old)
+
+    def abort(self) -> None:
+        """Drop the temporary store; the final path is left as it was."""
+        with suppress(Exception):
+            self._b.close()
+        self._remove(self.tmp)
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is not None or self.tmp.exists():
+            self.abort()

@@ -1,0 +1,170 @@
+"""Synthetic NTU RGB+D `.skeleton` files (FORMATS.md 1.1-1.2), CRLF like the originals."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..manifests import DatasetSpec
+from .cameras import camera_pose, occlude, place_body, to_camera
+from .motion import class_pattern, perform
+
+CAMERA_YAW = {1: -45.0, 2: 0.0, 3: 45.0}   # NTU's three cameras: -45, 0, +45 degrees
+FIRST_BODY_ID = 72057594037927936           # the magnitude of real Kinect v2 body IDs
+JOINT_LINE = " ".join(["{:.7g}"] * 11) + " {:d}"
+JOINT_LINE_EXP = "{:.6e} {:.6e} {:.6e} " + " ".join(["{:.7g}"] * 8) + " {:d}"
+
+
+@dataclass
+class SynthResult:
+    out: Path
+    samples: list[str] = field(default_factory=list)    # valid sample names written
+    broken: dict[str, str] = field(default_factory=dict)  # name -> what is wrong with it
+    ignored: list[str] = field(default_factory=list)     # files that are not samples
+
+
+def pick_actions(n_actions: int, classes: int) -> list[int]:
+    """`classes` action IDs spread evenly over 1..n_actions (so two-person classes are included)."""
+    return sorted({int(round(a)) for a in np.linspace(1, n_actions, max(1, min(classes, n_actions)))})
+
+
+def scene_keys(spec: DatasetSpec, scenes: int, actions: list[int]) -> list[dict]:
+    """Distinct (setup, subject, replication, action) tuples whose files are not on the missing list."""
+    S, P = spec.ranges["setup"][1], spec.ranges["subject"][1]
+    keys, m = [], 0
+    while len(keys) < scenes:
+        for a in actions:
+            key = {"setup": 1 + m % S, "subject": 1 + (2 * m) % P, "replication": 1 + (m // P) % 2, "action": a}
+            names = [spec.name_format.format(view=v, **key) for v in CAMERA_YAW]
+            if not any(n in spec.missing for n in names) and len(keys) < scenes:
+                keys.append(key)
+        m += 1
+    return keys
+
+
+def _body_line(body_id: int, rng: np.random.Generator) -> str:
+    return f"{body_id} 0 1 1 1 1 0 {rng.uniform(-0.1, 0.1):.7g} {rng.uniform(-0.1, 0.1):.7g} 2"
+
+
+def _joint_lines(xyz: np.ndarray, state: np.ndarray, rng: np.random.Generator, exp_share: float) -> list[str]:
+    z = np.maximum(xyz[:, 2], 0.5)
+    depth = np.stack([256 + 365 * xyz[:, 0] / z, 212 - 365 * xyz[:, 1] / z], 1)
+    color = np.stack([960 + 1060 * xyz[:, 0] / z, 540 - 1060 * xyz[:, 1] / z], 1)
+    quat = np.tile([0.9, 0.1, 0.3, -0.2], (len(xyz), 1))
+    vals = np.concatenate([xyz, depth, color, quat], 1)
+    use_exp = rng.random(len(xyz)) < exp_share
+    return [(JOINT_LINE_EXP if e else JOINT_LINE).format(*v, int(s)) for v, s, e in zip(vals.tolist(), state, use_exp)]
+
+
+def skeleton_text(frames: list[list[tuple]], rng: np.random.Generator, exp_share: float = 0.05) -> str:
+    """The `.skeleton` text of frames given as lists of (body_id, xyz (J, 3), state (J,))."""
+    lines = [str(len(frames))]
+    for bodies in frames:
+        lines.append(str(len(bodies)))
+        for body_id, xyz, state in bodies:
+            lines.append(_body_line(body_id, rng))
+            lines.append(str(len(xyz)))
+            lines.extend(_joint_lines(xyz, state, rng, exp_share))
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _scene_world(spec: DatasetSpec, key: dict, rng: np.random.Generator) -> list[np.ndarray]:
+    """World-space joint tracks of the actors of one scene (1 or 2)."""
+    parents = np.array(spec.layout.parents)
+    frames = int(rng.integers(50, 110))
+    yaw = np.deg2rad(rng.uniform(-30, 30))
+    main = perform(class_pattern(key["action"]), parents, frames, rng, height=rng.uniform(0.9, 1.1))
+    if key["action"] not in spec.two_person_actions:
+        return [place_body(main, yaw, np.zeros(3))]
+    partner = perform(class_pattern(key["action"], role=1), parents, frames, rng,
+                      height=rng.uniform(0.9, 1.1), amplitude=0.4)
+    return [place_body(main, yaw + np.pi / 3, np.array([-0.5, 0.0, 0.0])),
+            place_body(partner, yaw - 2 * np.pi / 3, np.array([0.5, 0.0, 0.0]))]
+
+
+def _view_frames(spec: DatasetSpec, actors: list[np.ndarray], view: int, rigid: bool,
+                 rng: np.random.Generator) -> list[list[tuple]]:
+    """What one camera records: actors in its coordinates, plus its own noise bodies and empty frames."""
+    parents = np.array(spec.layout.parents)
+    R, pos = camera_pose(CAMERA_YAW[view], rng)
+    frames = len(actors[0])
+    J = actors[0].shape[1]
+    base_id = FIRST_BODY_ID + int(rng.integers(1000, 9000))
+    tracks = []
+    for a, world in enumerate(actors):
+        cam = to_camera(world, R, pos)
+        cam, state = (cam, np.full(cam.shape[:2], 2, np.int8)) if rigid else occlude(cam, parents, rng)
+        tracks.append((base_id + a, cam, state))
+    out: list[list[tuple]] = [[(bid, cam[t], st[t]) for bid, cam, st in tracks] for t in range(frames)]
+    if rng.random() < 0.35:  # a short-lived spurious body (dropped by the length filter)
+        start, life = int(rng.integers(0, frames - 12)), int(rng.integers(3, 11))
+        centre = to_camera(np.array([rng.uniform(1.0, 1.6), 1.0, rng.uniform(-0.5, 0.5)]), R, pos)
+        for t in range(start, start + life):
+            out[t].append((base_id + 50, centre + rng.normal(0, 0.15, (J, 3)), np.ones(J, np.int8)))
+    if rng.random() < 0.2:  # a table-like flat object seen as a body (dropped by the spread filter)
+        ang = rng.uniform(0, 2 * np.pi, J)
+        rad = rng.uniform(0.2, 0.6, J)
+        table = np.stack([1.5 + rad * np.cos(ang), np.full(J, 0.75), rad * np.sin(ang)], 1)
+        cam = to_camera(table, R, pos)
+        for t in range(frames):
+            out[t].insert(0, (base_id + 60, cam + rng.normal(0, 0.003, (J, 3)), np.ones(J, np.int8)))
+    lead, trail = int(rng.integers(0, 5)), int(rng.integers(0, 4))
+    if not rigid and rng.random() < 0.3:  # tracking lost for a frame mid-sequence: the camera's own gap
+        del out[int(rng.integers(1, frames - 1))]
+    return [[] for _ in range(lead)] + out + [[] for _ in range(trail)]
+
+
+def _broken_files(valid_text: str) -> dict[str, tuple[str, str]]:
+    """Kinds of broken file -> (content, what is wrong), made from one valid file's text."""
+    lines = valid_text.split("\r\n")
+    garbage = list(lines)
+    garbage[5] = garbage[5].replace(" ", " abc ", 1)
+    nan = list(lines)
+    nan[6] = "nan " + " ".join(nan[6].split(" ")[1:])
+    wrong_joints = [lines[0], "1", lines[2], "24"] + lines[4:28] + ["0"] * (int(lines[0]) - 1)
+    declared = int(lines[0])
+    return {
+        "empty": ("", "empty file"),
+        "truncated": (valid_text[: len(valid_text) // 2].rsplit(" ", 3)[0], "file cut mid-line"),
+        "garbage": ("\r\n".join(garbage), "non-numeric token"),
+        "nan": ("\r\n".join(nan), "NaN coordinate"),
+        "joints": ("\r\n".join(wrong_joints) + "\r\n", "24 joints instead of 25"),
+        "count": ("\r\n".join([str(max(1, declared - 5))] + lines[1:]), "frame count smaller than content"),
+        "no_body": ("5\r\n0\r\n0\r\n0\r\n0\r\n0\r\n", "all frames empty"),
+    }
+
+
+def write_ntu(spec: DatasetSpec, out: Path, scenes: int, seed: int, rigid: bool, classes: int,
+              broken: bool) -> SynthResult:
+    """Write `scenes` scenes x 3 cameras of `.skeleton` files (plus broken and non-sample files)."""
+    out.mkdir(parents=True, exist_ok=True)
+    res = SynthResult(out=out)
+    actions = pick_actions(spec.ranges["action"][1], classes)
+    keys = scene_keys(spec, scenes + (1 if broken else 0), actions)
+    actors: list[np.ndarray] = []
+    for k, key in enumerate(keys[:scenes]):
+        actors = _scene_world(spec, key, np.random.default_rng([seed, k]))
+        for view in CAMERA_YAW:
+            name = spec.name_format.format(view=view, **key)
+            frames = _view_frames(spec, actors, view, rigid, np.random.default_rng([seed, k, view]))
+            text = skeleton_text(frames, np.random.default_rng([seed, k, view, 1]))
+            (out / f"{name}.skeleton").write_bytes(text.encode())
+            res.samples.append(name)
+    if broken and actors:
+        rng = np.random.default_rng([seed, scenes])
+        state = np.full(actors[0].shape[1], 2, np.int8)
+        text = skeleton_text([[(FIRST_BODY_ID, xyz + [0.0, 0.0, 3.0], state)] for xyz in actors[0]], rng)
+        extra = keys[scenes]
+        subjects = iter(range(spec.ranges["subject"][1], 0, -1))
+        for kind, (content, why) in _broken_files(text).items():
+            name = spec.name_format.format(view=1, **{**extra, "subject": next(subjects)})
+            (out / f"{name}.skeleton").write_bytes(content.encode())
+            res.broken[name] = why
+        listed = sorted(spec.missing)[0]
+        (out / f"{listed}.skeleton").write_bytes(text.encode())
+        res.broken[listed] = "on the dataset's missing-skeleton list"
+        for fn in ("README.txt", ".hidden.skeleton"):
+            (out / fn).write_text("not a sample\n")
+            res.ignored.append(fn)
+    return res

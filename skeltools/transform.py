@@ -1,0 +1,58 @@
+"""The per-sample transform of CONTRACT section 2, steps 1-3 (scaling is dataset-wide).
+
+`transform_sample` chains body selection, alignment and resampling and returns
+unscaled arrays; `prepare` divides everything by one scale at the end.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .bodies import DenoiseParams, select_bodies
+from .formats.raw_sample import RawSample, SampleError
+from .kernels import (ALIGN_HIPS_PARALLEL, ALIGN_SPINE_ON_ROOT, alignment_rotation, apply_alignment, body_present,
+                      resample_linear)
+
+ALIGN_ERRORS = {
+    ALIGN_SPINE_ON_ROOT: "degenerate skeleton: spine joint on the root, no body frame",
+    ALIGN_HIPS_PARALLEL: "degenerate skeleton: hips parallel to the spine, no body frame",
+}
+
+
+@dataclass(frozen=True)
+class TransformParams:
+    frames: int = 50
+    align: bool = True
+    min_norm: float = 1e-4   # metres; shorter spine or hip axis = degenerate
+    denoise: DenoiseParams = DenoiseParams()
+
+
+@dataclass
+class Transformed:
+    poses: np.ndarray        # (M, T, J, 3) float32, aligned and resampled, unscaled
+    full: np.ndarray         # (M, L, J, 3) float32, aligned, not resampled, unscaled
+    frames: int              # L
+    bodies: int
+
+
+def align(poses: np.ndarray, roles: np.ndarray, min_norm: float) -> np.ndarray:
+    """Rotate all bodies into the body frame of body 0's first present frame (Eq. 1-2)."""
+    t0 = int(np.argmax(body_present(poses)[0]))
+    ref = poses[0, t0]
+    status, R = alignment_rotation(ref[roles[0]], ref[roles[1]], ref[roles[2]], ref[roles[3]], min_norm)
+    if status in ALIGN_ERRORS:
+        raise SampleError(ALIGN_ERRORS[status])
+    return apply_alignment(poses, R, ref[roles[0]].astype(np.float64))
+
+
+def transform_sample(raw: RawSample, slots: int, roles: np.ndarray, params: TransformParams) -> Transformed:
+    """Select bodies, align (unless disabled) and resample one raw sample."""
+    poses = select_bodies(raw, slots, params.denoise)
+    if params.align:
+        poses = align(poses, roles, params.min_norm)
+    if not np.isfinite(poses).all():
+        raise SampleError("non-finite coordinates after alignment")
+    present = body_present(poses)
+    return Transformed(poses=resample_linear(poses, params.frames), full=poses, frames=poses.shape[1],
+                       bodies=int(present.any(axis=1).sum()))
