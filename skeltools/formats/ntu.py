@@ -13,7 +13,7 @@ from numba import njit
 
 from .raw_sample import RawSample, SampleError
 from .text_kernels import (ERR_BAD_COUNT, ERR_EMPTY, ERR_JOINT_COUNT, ERR_NOT_INTEGER, ERR_TRAILING, ERR_TRUNCATED,
-                           MESSAGES, OK, end_line, pow10_table, read_number, skip_blank_lines)
+                           MESSAGES, OK, end_line, pow10_table, read_number, skip_blank_lines, skip_number)
 
 BODY_INFO_VALUES = 10
 JOINT_VALUES = 12
@@ -71,15 +71,15 @@ def parse_skeleton(buf, n_joints, max_records, pow10):
             pos, line = skip_blank_lines(buf, pos, line)
             if pos >= n:
                 return ERR_TRUNCATED, line, f, n_frames, r, rec_frame, rec_id, xyz
-            body_id = 0
-            for k in range(BODY_INFO_VALUES):
-                err, _, ival, is_int, pos = read_number(buf, pos, pow10)
+            err, _, body_id, is_int, pos = read_number(buf, pos, pow10)
+            if err == OK and not is_int:
+                err = ERR_NOT_INTEGER
+            for _ in range(BODY_INFO_VALUES - 1):
                 if err != OK:
-                    return err, line, 0, n_frames, r, rec_frame, rec_id, xyz
-                if k == 0:
-                    if not is_int:
-                        return ERR_NOT_INTEGER, line, 0, n_frames, r, rec_frame, rec_id, xyz
-                    body_id = ival
+                    break
+                err, pos = skip_number(buf, pos)
+            if err != OK:
+                return err, line, 0, n_frames, r, rec_frame, rec_id, xyz
             err, pos, line = end_line(buf, pos, line)
             if err != OK:
                 return err, line, 0, n_frames, r, rec_frame, rec_id, xyz
@@ -92,12 +92,15 @@ def parse_skeleton(buf, n_joints, max_records, pow10):
                 pos, line = skip_blank_lines(buf, pos, line)
                 if pos >= n:
                     return ERR_TRUNCATED, line, f, n_frames, r, rec_frame, rec_id, xyz
-                for k in range(JOINT_VALUES):
+                for k in range(3):
                     err, val, _, _, pos = read_number(buf, pos, pow10)
                     if err != OK:
                         return err, line, 0, n_frames, r, rec_frame, rec_id, xyz
-                    if k < 3:
-                        xyz[r, j, k] = val
+                    xyz[r, j, k] = val
+                for k in range(JOINT_VALUES - 3):  # depth/colour pixels, orientation, state: checked, not kept
+                    err, pos = skip_number(buf, pos)
+                    if err != OK:
+                        return err, line, 0, n_frames, r, rec_frame, rec_id, xyz
                 err, pos, line = end_line(buf, pos, line)
                 if err != OK:
                     return err, line, 0, n_frames, r, rec_frame, rec_id, xyz

@@ -1,0 +1,97 @@
+"""Prepare throughput, measured side by side in one run on one synthetic corpus.
+
+(a) the widely copied pure-Python reader (readline, split, float per value) and
+(b) our compiled parser, single process, same files: MB/s and the ratio;
+(c) the whole `skel prepare` (parse, select, align, resample, write) with 1 and 2
+workers, each in its own process: MB/s, ratio to (a), and peak RSS of the largest process.
+
+    python benchmarks/bench_prepare.py [--scenes 300] [--workdir bench_out]
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def pure_python_read(path: Path) -> int:
+    """The reader the public pipelines copy: one readline/split/float at a time."""
+    with open(path) as f:
+        n_frames = int(f.readline())
+        kept = 0
+        for _ in range(n_frames):
+            for _ in range(int(f.readline())):
+                f.readline().split()
+                for _ in range(int(f.readline())):
+                    vals = [float(v) for v in f.readline().split()]
+                    kept += len(vals[:3])
+    return kept
+
+
+def timed(fn, files) -> float:
+    start = time.perf_counter()
+    for p in files:
+        try:
+            fn(p)
+        except Exception:
+            pass
+    return time.perf_counter() - start
+
+
+def prepare_in_child(raw: Path, out: Path, workers: int) -> tuple[float, float]:
+    """Wall seconds and the peak RSS (MB) of the largest process of one `skel prepare` run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "cli.skel", "prepare", "ntu60", "--raw", str(raw), "--out", str(out),
+                    "--workers", str(workers), "--quiet"], check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(peak, before) / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenes", type=int, default=300)
+    ap.add_argument("--workdir", default="bench_out")
+    ap.add_argument("--python-files", type=int, default=150, help="files timed with the slow pure-Python reader")
+    args = ap.parse_args()
+
+    from skeltools.formats.ntu import read_ntu
+    from skeltools.synth.generate import synth
+
+    work = Path(args.workdir)
+    raw = work / "raw_ntu60"
+    if not raw.exists():
+        synth("ntu60", raw, scenes=args.scenes, seed=0)
+    files = sorted(raw.glob("S*.skeleton"))
+    mb = sum(p.stat().st_size for p in files) / 1e6
+    print(f"corpus: {len(files)} files, {mb:.1f} MB ({raw})")
+
+    sub = files[: args.python_files]
+    sub_mb = sum(p.stat().st_size for p in sub) / 1e6
+    read_ntu(files[0])  # compile / load the kernel cache outside the timing
+    t_py = timed(pure_python_read, sub)
+    t_nb = timed(read_ntu, sub)
+    t_nb_all = timed(read_ntu, files)
+    py_rate, nb_rate = sub_mb / t_py, sub_mb / t_nb
+    print(f"(a) pure-Python reader : {py_rate:8.1f} MB/s  ({len(sub)} files)")
+    print(f"(b) compiled parser    : {nb_rate:8.1f} MB/s  (same files; {mb / t_nb_all:.1f} MB/s on all)")
+    print(f"    ratio (b)/(a)      : {nb_rate / py_rate:8.1f}x   target >= 30x")
+    for workers in (1, 2):
+        out = work / f"bench_w{workers}.h5"
+        wall, rss = prepare_in_child(raw, out, workers)
+        rate = mb / wall
+        print(f"(c) prepare, {workers} worker{'s' if workers > 1 else ' '}: {rate:8.1f} MB/s  ratio to (a) "
+              f"{rate / py_rate:6.1f}x  wall {wall:6.1f} s  peak RSS {rss:6.0f} MB  "
+              f"(5.8 GB NTU-60 extrapolated: {5800 / rate:5.0f} s)")
+        out.unlink()
+    if "--keep" not in sys.argv:
+        shutil.rmtree(raw)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Shared fixtures: small synthetic corpora made by the real generator, prepared once."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from skeltools.prepare import prepare
+from skeltools.synth.generate import synth
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def rigid_corpus(tmp_path_factory):
+    """30 scenes x 3 cameras, views related by rigid transforms only, with the broken files."""
+    out = tmp_path_factory.mktemp("rigid_raw")
+    return synth("ntu60", out, scenes=30, seed=1, rigid=True)
+
+
+@pytest.fixture(scope="session")
+def rigid_store(rigid_corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("stores") / "rigid.h5"
+    summary = prepare("ntu60", rigid_corpus.out, out, workers=2, keep_raw=True, progress=False)
+    return out, summary
+
+
+@pytest.fixture(scope="session")
+def occluded_corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("occluded_raw")
+    return synth("ntu60", out, scenes=12, seed=2, rigid=False, broken=False)
+
+
+@pytest.fixture(scope="session")
+def shared_real():
+    real = SHARED / "real"
+    if not real.is_dir():
+        pytest.skip(f"{real} not present (genuine raw files live in ../shared/real)")
+    return real

@@ -1,0 +1,47 @@
+"""`skel stats` and `skel show` on real stores, and their errors on bad paths."""
+from __future__ import annotations
+
+import json
+
+import h5py
+from click.testing import CliRunner
+
+from cli.skel import main as skel
+
+
+def test_stats_json_and_plot(rigid_store, tmp_path):
+    path, summary = rigid_store
+    r = CliRunner().invoke(skel, ["stats", str(path), "--json", "--plot", str(tmp_path / "s.png")])
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.output)
+    assert s["samples"] == 90 and s["scenes"] == 30 and s["classes"] == 10
+    assert s["per_view"] == {"1": 30, "2": 30, "3": 30}
+    assert s["splits"]["xview"] == {"train": 60, "test": 30}
+    assert s["skipped"] == 8 and 0.9 < s["abs_max"] <= 1.0   # the store keeps raw: its max may lie there
+    assert 50 <= s["frames"]["min"] <= s["frames"]["mean"] <= s["frames"]["max"] <= 110
+    assert (tmp_path / "s.png").stat().st_size > 10_000
+
+
+def test_stats_table_is_readable(rigid_store):
+    r = CliRunner().invoke(skel, ["stats", str(rigid_store[0])])
+    assert r.exit_code == 0
+    assert "samples            90" in r.output and "xview            train      60  test      30" in r.output
+
+
+def test_stats_errors_are_one_line_exit_2(tmp_path):
+    (tmp_path / "junk.h5").write_text("not hdf5")
+    with h5py.File(tmp_path / "foreign.h5", "w") as f:
+        f["x"] = [1, 2]
+    for p in ("missing.h5", "junk.h5", "foreign.h5", "store.txt"):
+        r = CliRunner().invoke(skel, ["stats", str(tmp_path / p)])
+        assert r.exit_code == 2, (p, r.output)
+        assert r.output.startswith("error: ") and r.output.count("\n") == 1 and "Traceback" not in r.output
+
+
+def test_show_draws_every_view_of_the_scene(rigid_store, tmp_path):
+    r = CliRunner().invoke(skel, ["show", str(rigid_store[0]), "S001C002P001R001A001", "--out", str(tmp_path / "x.png")])
+    assert r.exit_code == 0, r.output
+    assert "S001C001P001R001A001, S001C002P001R001A001, S001C003P001R001A001" in r.output
+    assert (tmp_path / "x.png").stat().st_size > 10_000
+    r = CliRunner().invoke(skel, ["show", str(rigid_store[0]), "S999C001P001R001A001", "--out", str(tmp_path / "y.png")])
+    assert r.exit_code == 2 and "no sample named" in r.output

@@ -1,0 +1,125 @@
+"""The compiled `.skeleton` parser against genuine files, hand-written files and an
+independent line-by-line reference reader."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from skeltools.bodies import tracks_by_body
+from skeltools.formats.ntu import parse_ntu_bytes, read_ntu
+from skeltools.formats.raw_sample import SampleError
+
+
+def reference_read(path):
+    """The widely copied readline/split/float reader, as an independent reference."""
+    with open(path) as f:
+        n_frames = int(f.readline())
+        recs = []
+        for t in range(n_frames):
+            for _ in range(int(f.readline())):
+                body_id = int(f.readline().split()[0])
+                joints = [[float(v) for v in f.readline().split()[:3]] for _ in range(int(f.readline()))]
+                recs.append((t, body_id, joints))
+    return n_frames, recs
+
+
+def body(body_id=72057594037931101, joints=25, fmt="{:.4f}", start=0.0):
+    lines = [f"{body_id} 0 1 1 1 1 0 0.01 -0.02 2", str(joints)]
+    for j in range(joints):
+        x = start + j * 0.01
+        lines.append(" ".join(fmt.format(v) for v in (x, 1.0 + x, 3.0, 250, 200, 900, 500, 0, 0, 0, 0)) + " 2")
+    return lines
+
+
+def text(frames, eol="\n"):
+    lines = [str(len(frames))]
+    for bodies in frames:
+        lines.append(str(len(bodies)))
+        for b in bodies:
+            lines += b
+    return (eol.join(lines) + eol).encode()
+
+
+def test_genuine_files_match_reference_reader(shared_real):
+    for path in sorted((shared_real / "ntu").glob("*.skeleton")):
+        s = read_ntu(path)
+        n_frames, recs = reference_read(path)
+        assert s.n_frames == n_frames and len(s.frame) == len(recs)
+        assert np.array_equal(s.body_id, [r[1] for r in recs])
+        assert np.array_equal(s.frame, [r[0] for r in recs])
+        np.testing.assert_allclose(s.xyz, np.array([r[2] for r in recs], np.float32), rtol=1e-6, atol=0)
+    assert read_ntu(shared_real / "ntu" / "S001C001P001R001A001.skeleton").n_frames == 103
+
+
+def test_crlf_and_lf_parse_the_same(shared_real):
+    lf = read_ntu(shared_real / "ntu" / "S001C001P001R001A001.skeleton")
+    crlf = read_ntu(shared_real / "ntu_crlf" / "S001C001P001R001A001.skeleton")
+    assert np.array_equal(lf.xyz, crlf.xyz) and np.array_equal(lf.body_id, crlf.body_id)
+
+
+def test_empty_frames_several_bodies_exponents_and_64bit_ids():
+    big_id = 9223372036854775807
+    data = text([[], [body(big_id, fmt="{:.6e}"), body(5, start=0.5)], [], [body(5, start=0.5)]], eol="\r\n")
+    s = parse_ntu_bytes(data)
+    assert s.n_frames == 4
+    assert s.frame.tolist() == [1, 1, 3]
+    assert s.body_id.tolist() == [big_id, 5, 5]
+    assert s.xyz[0, 3].tolist() == pytest.approx([0.03, 1.03, 3.0], rel=1e-6)
+    assert s.xyz[1, 0, 0] == pytest.approx(0.5)
+
+
+def test_floats_equal_python_float_conversion():
+    rng = np.random.default_rng(0)
+    vals = rng.normal(0, 3, size=25 * 3) * 10.0 ** rng.integers(-8, 4, size=75)
+    lines = ["1", "1", "7 0 1 1 1 1 0 0 0 2", "25"]
+    reprs = [repr(float(v)) if i % 2 else f"{v:.6E}" for i, v in enumerate(vals)]
+    for j in range(25):
+        lines.append(" ".join(reprs[3 * j:3 * j + 3] + ["1"] * 8 + ["2"]))
+    s = parse_ntu_bytes(("\n".join(lines) + "\n").encode())
+    assert np.array_equal(s.xyz[0].ravel(), np.array([float(r) for r in reprs], np.float32))
+
+
+def _bad(data):
+    with pytest.raises(SampleError) as e:
+        tracks_by_body(parse_ntu_bytes(data))
+    return str(e.value)
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda: b"", "empty file"),
+    (lambda: b"  \r\n\n", "empty file"),
+    (lambda: text([[body()]])[:-300], "truncated"),
+    (lambda: text([[body()], [body()]]).replace(b"2\n1\n", b"3\n1\n", 1), "truncated"),
+    (lambda: text([[body(joints=24)]]), "wrong joint count: 24 joints, expected 25 (line 4)"),
+    (lambda: text([[body()]]).replace(b"3.0000", b"3.0x00", 1), "non-numeric value (line 5)"),
+    (lambda: text([[body()]]).replace(b"1\n1\n", b"1\nabc\n", 1), "non-numeric value (line 2)"),
+    (lambda: text([[body()], [body()]]).replace(b"2\n1\n", b"1\n1\n", 1), "data after the last declared frame (line 30)"),
+    (lambda: text([[body()]]).replace(b" 2\n0.0100", b"\n0.0100", 1), "too few values on a line (line 5)"),
+    (lambda: text([[body()]]).replace(b" 2\n0.0100", b" 2 7\n0.0100", 1), "too many values on a line (line 5)"),
+    (lambda: text([[body()]]).replace(b"3.0000", b"nan", 1), "non-finite coordinates (NaN or inf) in frame 1"),
+    (lambda: text([[], [body()]]).replace(b"3.0000", b"-inf", 1), "non-finite coordinates (NaN or inf) in frame 2"),
+    (lambda: text([[], [], []]), "all frames empty: no body in any of 3 frames"),
+    (lambda: text([[body()]]).replace(b"72057594037931101", b"7.2e16", 1), "not an integer (line 3)"),
+    (lambda: b"-4\n", "implausible count -4"),
+])
+def test_every_kind_of_broken_file_has_a_reason(make, expected):
+    assert expected in _bad(make())
+
+
+def test_import_and_help_compile_nothing():
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from cli.skel import main\n"
+        "r = CliRunner().invoke(main, ['--help'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "assert 'numba' not in sys.modules, 'skel --help imported numba'\n"
+        "import skeltools, skeltools.kernels as k, skeltools.formats.ntu as n\n"
+        "assert not n.parse_skeleton.signatures and not k.resample_linear.signatures\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

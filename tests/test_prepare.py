@@ -1,0 +1,184 @@
+"""`skel prepare` end to end on synthetic raw corpora: invariance, contract, splits,
+backends, determinism, failure handling."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli.skel import main as skel
+from skeltools.formats.ntu import read_ntu
+from skeltools.kernels import resample_linear
+from skeltools.manifests import load_dataset
+from skeltools.prepare import prepare
+from skeltools.store import Store
+
+from .conftest import SHARED
+
+
+def arrays(path):
+    with Store(path) as st:
+        keys = ["poses", "views", "raw/poses", "raw/offsets", "skipped/name", "skipped/reason",
+                *[f"meta/{k}" for k in st.meta()],
+                *[f"splits/{p}/{part}" for p in st.protocols() for part in ("train", "test")]]
+        return {k: st.read(k) for k in keys if st.has(k)}, st.attrs
+
+
+def check_contract(path):
+    tool = SHARED / "tools" / "check_store.py"
+    if not tool.exists():
+        pytest.skip("shared/tools/check_store.py not present")
+    out = subprocess.run([sys.executable, str(tool), str(path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "0 problems" in out.stdout
+
+
+def test_rigid_views_agree_after_prepare(rigid_corpus, rigid_store):
+    path, summary = rigid_store
+    with Store(path) as st:
+        P, V = st.read("poses"), st.read("views")
+        names = st.read("meta/name")
+    assert summary.written == 90 and V.shape == (30, 3) and (V >= 0).all()
+    diffs = np.array([[np.abs(P[s, :] - P[s[0]]).max() for s in [V[k]]] for k in range(len(V))]).ravel()
+    assert diffs.max() < 1e-4
+    # the corpus really had noise bodies and empty frames in files whose scenes agree
+    noisy = empty = 0
+    for n in names:
+        raw = read_ntu(rigid_corpus.out / f"{n}.skeleton")
+        noisy += len(np.unique(raw.body_id)) > (2 if P[list(names).index(n), 1].any() else 1)
+        empty += len(np.unique(raw.frame)) < raw.n_frames
+    assert noisy >= 5 and empty >= 30
+
+
+def test_store_meets_contract_and_frame_zero_geometry(rigid_store):
+    path, _ = rigid_store
+    check_contract(path)
+    with Store(path) as st:
+        P = st.read("poses")
+        peak = max(np.abs(P).max(), np.abs(st.read("raw/poses")).max())
+        assert st.attrs["aligned"] and 0 < st.attrs["scale"] and peak == pytest.approx(1.0)
+    f0 = P[:, 0, 0]                                   # body 0, frame 0 (the reference frame)
+    assert np.abs(f0[:, 0]).max() < 1e-6              # root at the origin
+    assert (f0[:, 1, 0] > 0).all() and np.abs(f0[:, 1, 1:]).max() < 1e-6
+    assert np.abs(f0[:, 12, 2] - f0[:, 16, 2]).max() < 1e-6
+
+
+def test_skipped_and_ignored_files_are_listed(rigid_corpus, rigid_store):
+    _, summary = rigid_store
+    assert dict(summary.skipped).keys() == rigid_corpus.broken.keys()
+    assert summary.ignored == len(rigid_corpus.ignored) == 2
+    reasons = dict(summary.skipped)
+    listed = sorted(load_dataset("ntu60").missing)[0]
+    assert reasons[listed] == "listed by the dataset as a sample with missing skeletons"
+    with Store(rigid_store[0]) as st:
+        assert sorted(st.read("skipped/name")) == sorted(rigid_corpus.broken)
+
+
+def test_splits_follow_the_official_rules(rigid_store):
+    a, _ = arrays(rigid_store[0])
+    xsub_train = set(load_dataset("ntu60").protocols[0].train)
+    subj, view = a["meta/subject"], a["meta/view"]
+    tr, te = a["splits/xsub/train"], a["splits/xsub/test"]
+    assert len(tr) + len(te) == len(subj) and len(te) > 0
+    assert all(s in xsub_train for s in subj[tr]) and not any(s in xsub_train for s in subj[te])
+    assert set(view[a["splits/xview/train"]]) == {2, 3} and set(view[a["splits/xview/test"]]) == {1}
+
+
+def test_keep_raw_sequences_resample_to_poses(rigid_store):
+    with Store(rigid_store[0]) as st:
+        frames = st.read("meta/frames")
+        offsets = st.read("raw/offsets")
+        assert np.array_equal(np.diff(offsets), frames)
+        for i in (0, 7, 41):
+            full = st.raw_sequence(i)
+            assert full.shape[1] == frames[i]
+            np.testing.assert_allclose(resample_linear(full, 50), st.read("poses", slice(i, i + 1))[0], atol=1e-6)
+
+
+def test_zarr_equals_hdf5_and_workers_do_not_change_output(rigid_corpus, rigid_store, tmp_path):
+    ref, ref_attrs = arrays(rigid_store[0])
+    prepare("ntu60", rigid_corpus.out, tmp_path / "one.zarr", workers=1, keep_raw=True, progress=False)
+    check_contract(tmp_path / "one.zarr")
+    got, attrs = arrays(tmp_path / "one.zarr")
+    assert got.keys() == ref.keys() and attrs == ref_attrs
+    for k in ref:
+        assert np.array_equal(np.asarray(got[k]), np.asarray(ref[k])), k
+
+
+def test_no_align_store_is_marked(rigid_corpus, tmp_path):
+    s = prepare("ntu60", rigid_corpus.out, tmp_path / "na.h5", align=False, workers=1, limit=6, progress=False)
+    with Store(tmp_path / "na.h5") as st:
+        assert not st.attrs["aligned"] and len(st) == s.written == 6
+        assert np.abs(st.read("poses")[:, 0, 0, 0]).max() > 0.01   # root not at the origin
+
+
+def test_strict_exit_code(rigid_corpus, tmp_path):
+    r = CliRunner().invoke(skel, ["prepare", "ntu60", "--raw", str(rigid_corpus.out), "--out", str(tmp_path / "a.h5"),
+                                  "--workers", "1", "--quiet", "--strict"])
+    assert r.exit_code == 1 and "skipped 8 files" in r.output
+    r = CliRunner().invoke(skel, ["prepare", "ntu60", "--raw", str(rigid_corpus.out), "--out", str(tmp_path / "a.h5"),
+                                  "--workers", "1", "--quiet"])
+    assert r.exit_code == 0 and "wrote 90 samples" in r.output
+
+
+def test_interrupted_prepare_leaves_no_store(rigid_corpus, tmp_path, monkeypatch):
+    import skeltools.prepare as prep
+    calls = {"n": 0}
+    real = prep.transform_sample
+
+    def boom(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 20:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(prep, "transform_sample", boom)
+    with pytest.raises(KeyboardInterrupt):
+        prepare("ntu60", rigid_corpus.out, tmp_path / "x.h5", workers=1, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_store_is_replaced_whole(rigid_corpus, tmp_path):
+    out = tmp_path / "s.zarr"
+    prepare("ntu60", rigid_corpus.out, out, workers=1, limit=9, progress=False)
+    prepare("ntu60", rigid_corpus.out, out, workers=1, limit=3, progress=False)
+    with Store(out) as st:
+        assert len(st) == 3
+    assert [p.name for p in tmp_path.iterdir()] == ["s.zarr"]
+
+
+def test_occluded_views_differ_but_scenes_line_up(occluded_corpus, tmp_path):
+    out = tmp_path / "occ.h5"
+    prepare("ntu60", occluded_corpus.out, out, workers=2, progress=False)
+    text = (occluded_corpus.out / f"{occluded_corpus.samples[1]}.skeleton").read_text()
+    assert any(line.endswith(" 1") for line in text.splitlines()[:4000])   # inferred joints present
+    with Store(out) as st:
+        P, V = st.read("poses"), st.read("views")
+    assert V.shape == (12, 3) and (V >= 0).all()
+    diffs = np.array([np.abs(P[V[k, 1]] - P[V[k, 0]]).max() for k in range(len(V))])
+    assert diffs.max() > 1e-2
+    same = np.mean([np.abs(P[V[k, 1]] - P[V[k, 0]]).mean() for k in range(len(V))])
+    other = np.mean([np.abs(P[V[k, 1]] - P[V[(k + 1) % len(V), 0]]).mean() for k in range(len(V))])
+    assert same < other / 2
+
+
+def test_synth_is_deterministic(tmp_path):
+    from skeltools.synth.generate import synth
+    a = synth("ntu120", tmp_path / "a", scenes=4, seed=3)
+    b = synth("ntu120", tmp_path / "b", scenes=4, seed=3)
+    c = synth("ntu120", tmp_path / "c", scenes=4, seed=4)
+    name = a.samples[0] + ".skeleton"
+    assert (a.out / name).read_bytes() == (b.out / name).read_bytes() != (c.out / name).read_bytes()
+
+
+def test_genuine_files_prepare(shared_real, tmp_path):
+    s = prepare("ntu60", shared_real / "ntu", tmp_path / "real.h5", workers=1, progress=False)
+    assert s.written == 5 and not s.skipped
+    with Store(tmp_path / "real.h5") as st:
+        m = st.meta()
+        assert m["frames"].tolist() == [103, 158, 104, 99, 54] and m["label"].tolist() == [0, 1, 2, 3, 4]
+        assert (m["bodies"] == 1).all() and not st.read("poses")[:, 1].any()
+    check_contract(tmp_path / "real.h5")
