@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
-# README command 1: synthetic raw NTU-60 files -> skel prepare -> stats -> show, all under demo_out/.
+# README command 1: synthetic raw NTU-60 files -> skel prepare -> focovil train -> focovil eval, under demo_out/.
+# FoCoViL is compared with the two reconstruction-only baselines (aligned and unaligned store).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 OUT=demo_out
+EPOCHS=${DEMO_EPOCHS:-30}
 rm -rf "$OUT" && mkdir -p "$OUT"
-skel synth ntu60 --out "$OUT/raw" --scenes 60 --seed 0
+skel synth ntu60 --out "$OUT/raw" --scenes 90 --seed 0
 skel prepare ntu60 --raw "$OUT/raw" --out "$OUT/ntu60_synth.h5" --quiet
+skel prepare ntu60 --raw "$OUT/raw" --out "$OUT/ntu60_synth_unaligned.h5" --no-align --quiet
 skel stats "$OUT/ntu60_synth.h5" --plot "$OUT/stats.png"
 skel show "$OUT/ntu60_synth.h5" 0 --out "$OUT/sample.png"
-echo "demo results: $OUT/ (store ntu60_synth.h5, stats.png, sample.png)"
+common=(--protocol xview --hidden 128 --epochs "$EPOCHS" --batch 16 --lr 1e-3 --seed 0 --quiet)
+focovil train --store "$OUT/ntu60_synth.h5" --out "$OUT/runs/focovil" --preset focovil "${common[@]}"
+focovil train --store "$OUT/ntu60_synth.h5" --out "$OUT/runs/ali-reconst" --preset ali-reconst "${common[@]}"
+focovil train --store "$OUT/ntu60_synth_unaligned.h5" --out "$OUT/runs/reconst" --preset reconst "${common[@]}"
+for run in focovil ali-reconst reconst; do
+    echo "== $run"
+    focovil eval --run "$OUT/runs/$run"
+done
+echo "demo results: $OUT/ (stats.png, sample.png; runs/*/results.json, tsne.png, confusion.png, curves.png)"

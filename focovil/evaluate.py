@@ -1,0 +1,154 @@
+"""Evaluation of the frozen encoder f_e on a protocol's test split.
+
+Linear probe (a softmax layer = multinomial logistic regression on frozen features,
+scikit-learn), cosine 1-NN, GMM and KMeans with k = classes present (purity, Eq. 8, and
+ARI, Eq. 9), a cross-view retrieval rate, a t-SNE plot and a confusion matrix.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.cluster import KMeans
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import adjusted_rand_score, confusion_matrix
+from sklearn.metrics.cluster import contingency_matrix
+from sklearn.mixture import GaussianMixture
+from sklearn.preprocessing import StandardScaler
+
+from .data import load_split
+from .train import load_trained
+
+LINEAR_PROBE = {"C": 1.0, "max_iter": 1000, "solver": "lbfgs", "standardize": True}
+
+
+@torch.no_grad()
+def encode(model, x: torch.Tensor, batch: int = 1024) -> np.ndarray:
+    """f_e of every row of x (N, T, C), in batches."""
+    return np.concatenate([model.encode(x[i:i + batch]).float().cpu().numpy() for i in range(0, len(x), batch)]) \
+        if len(x) else np.zeros((0, model.hidden), np.float32)
+
+
+def purity(labels: np.ndarray, clusters: np.ndarray) -> float:
+    """Eq. 8: the share of samples that belong to their cluster's majority class."""
+    return float(contingency_matrix(labels, clusters).max(axis=0).sum() / len(labels))
+
+
+def cosine_nn(query: np.ndarray, bank: np.ndarray, exclude_self: bool = False, chunk: int = 4096) -> np.ndarray:
+    """Index into `bank` of each query row's nearest neighbour by cosine similarity."""
+    q = torch.nn.functional.normalize(torch.from_numpy(query), dim=1)
+    b = torch.nn.functional.normalize(torch.from_numpy(bank), dim=1)
+    out = []
+    for lo in range(0, len(q), chunk):
+        sim = q[lo:lo + chunk] @ b.T
+        if exclude_self:
+            sim[torch.arange(len(sim)), torch.arange(lo, lo + len(sim))] = -float("inf")
+        out.append(sim.argmax(1).numpy())
+    return np.concatenate(out)
+
+
+def cross_view_retrieval(feats: np.ndarray, scene: np.ndarray) -> float | None:
+    """Share of test samples (whose scene has another view in the split) whose nearest
+    other sample is the same scene from another view; None when no scene has two views."""
+    ids, counts = np.unique(scene, return_counts=True)
+    has_pair = np.isin(scene, ids[counts >= 2])
+    if not has_pair.any():
+        return None
+    nn = cosine_nn(feats, feats, exclude_self=True)
+    return float(np.mean(scene[nn][has_pair] == scene[has_pair]))
+
+
+def clustering(feats: np.ndarray, labels: np.ndarray, seed: int) -> dict:
+    k = len(np.unique(labels))
+    km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(feats)
+    gmm = GaussianMixture(n_components=k, covariance_type="diag", reg_covar=1e-4, random_state=seed).fit(feats)
+    g = gmm.predict(feats)
+    return {"kmeans_purity": purity(labels, km), "kmeans_ari": float(adjusted_rand_score(labels, km)),
+            "gmm_purity": purity(labels, g), "gmm_ari": float(adjusted_rand_score(labels, g)), "clusters": k}
+
+
+def linear_probe(train_f: np.ndarray, train_y: np.ndarray, test_f: np.ndarray, seed: int) -> np.ndarray:
+    scaler = StandardScaler().fit(train_f)
+    clf = LogisticRegression(C=LINEAR_PROBE["C"], max_iter=LINEAR_PROBE["max_iter"], solver=LINEAR_PROBE["solver"],
+                             random_state=seed)
+    clf.fit(scaler.transform(train_f), train_y)
+    return clf.predict(scaler.transform(test_f))
+
+
+def evaluate(run: str | Path, store: str | None = None, protocol: str | None = None, device: str = "cpu",
+             plots: bool = True) -> dict:
+    """All metrics of a run on the test split; writes results.json (and plots) in the run."""
+    run = Path(run)
+    model, cfg = load_trained(run, device)
+    store, protocol = store or cfg.store, protocol or cfg.protocol
+    train = load_split(store, protocol, "train", device)
+    test = load_split(store, protocol, "test", device)
+    if not len(test.index) or not len(train.index):
+        raise ValueError(f"protocol {protocol!r} of {store} has an empty train or test split")
+    ftr, fte = encode(model, train.x), encode(model, test.x)
+    pred = linear_probe(ftr, train.labels, fte, cfg.seed)
+    nn = cosine_nn(fte, ftr)
+    res = {
+        "run": str(run), "store": str(store), "protocol": protocol, "preset": cfg.preset,
+        "train_samples": len(ftr), "test_samples": len(fte),
+        "linear_acc": float(np.mean(pred == test.labels)),
+        "knn1_acc": float(np.mean(train.labels[nn] == test.labels)),
+        **clustering(fte, test.labels, cfg.seed),
+        "cross_view_retrieval": cross_view_retrieval(fte, test.scene),
+        "linear_probe": {**LINEAR_PROBE, "model": "sklearn LogisticRegression (multinomial softmax layer)"},
+        "features": "f_e: last encoder layer, final forward and backward states concatenated",
+    }
+    if plots:
+        classes = _class_names(store)
+        _tsne_plot(fte, test.labels, classes, run / "tsne.png", cfg.seed)
+        _confusion_plot(test.labels, pred, classes, run / "confusion.png")
+    (run / "results.json").write_text(json.dumps(res, indent=1))
+    return res
+
+
+def _class_names(store: str) -> list[str]:
+    from skeltools.store import Store
+    with Store(store) as st:
+        return list(st.attrs["classes"])
+
+
+def _tsne_plot(feats: np.ndarray, labels: np.ndarray, classes: list[str], path: Path, seed: int) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.manifold import TSNE
+
+    shown = np.unique(labels)[:10]
+    keep = np.isin(labels, shown)
+    if keep.sum() < 5:
+        return
+    emb = TSNE(n_components=2, perplexity=min(30.0, (keep.sum() - 1) / 3), random_state=seed,
+               init="pca").fit_transform(feats[keep])
+    fig, ax = plt.subplots(figsize=(7, 6))
+    for c in shown:
+        m = labels[keep] == c
+        ax.scatter(emb[m, 0], emb[m, 1], s=12, label=classes[c][:28])
+    ax.legend(fontsize=7, markerscale=1.5)
+    ax.set_title("t-SNE of f_e on the test split (up to 10 classes)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _confusion_plot(y: np.ndarray, pred: np.ndarray, classes: list[str], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    present = np.unique(np.concatenate([y, pred]))
+    cm = confusion_matrix(y, pred, labels=present)
+    fig, ax = plt.subplots(figsize=(max(5, len(present) * 0.5), max(4, len(present) * 0.45)))
+    ConfusionMatrixDisplay(cm, display_labels=[classes[c][:20] for c in present]).plot(
+        ax=ax, xticks_rotation="vertical", colorbar=False)
+    ax.set_title("linear probe on the test split")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,56 @@
+"""The FoCoViL auto-encoder: bi-GRU encoder f_e, projection g, zero-input GRU decoder f_d."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def parse_proj(spec: str) -> list[int]:
+    """'1024-512-1024' -> [1024, 512, 1024] (the Table 9 notation)."""
+    try:
+        sizes = [int(s) for s in spec.split("-")]
+    except ValueError:
+        raise ValueError(f"--proj {spec!r}: expected sizes joined by '-', e.g. 1024-512-1024") from None
+    if len(sizes) < 2:
+        raise ValueError(f"--proj {spec!r}: needs at least an input and an output size")
+    return sizes
+
+
+class FoCoViL(nn.Module):
+    """f_e: 3-layer bidirectional GRU; its representation is the last layer's final forward
+    and backward states concatenated (`hidden` = 2 x units per direction, 1024 by default).
+    g: fully connected layers `proj` (first and last size = `hidden`), ReLU between.
+    f_d: 1-layer GRU of width `hidden`, initial state g(f_e(x)), fed zeros, then a linear
+    layer to the frame size."""
+
+    def __init__(self, channels: int, hidden: int = 1024, layers: int = 3, proj: list[int] | None = None):
+        super().__init__()
+        if hidden % 2:
+            raise ValueError("hidden must be even (two directions)")
+        proj = proj or [hidden, hidden // 2, hidden]
+        if proj[0] != hidden or proj[-1] != hidden:
+            raise ValueError(f"projection sizes {proj} must start and end with hidden={hidden}")
+        self.channels, self.hidden = channels, hidden
+        self.encoder = nn.GRU(channels, hidden // 2, num_layers=layers, bidirectional=True, batch_first=True)
+        blocks: list[nn.Module] = []
+        for a, b in zip(proj[:-1], proj[1:]):
+            blocks += [nn.Linear(a, b), nn.ReLU()]
+        self.projection = nn.Sequential(*blocks[:-1])
+        self.decoder = nn.GRU(channels, hidden, num_layers=1, batch_first=True)
+        self.readout = nn.Linear(hidden, channels)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """f_e(x): (B, T, C) -> (B, hidden)."""
+        _, h = self.encoder(x)
+        return torch.cat([h[-2], h[-1]], dim=-1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Returns (f_e(x), g(f_e(x)), reconstruction of x)."""
+        h = self.encode(x)
+        z = self.projection(h)
+        out, _ = self.decoder(torch.zeros_like(x), z.unsqueeze(0).contiguous())
+        return h, z, self.readout(out)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

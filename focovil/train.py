@@ -1,0 +1,206 @@
+"""The training loop: checkpoints every epoch, exact resume, metrics.csv, curves.png."""
+from __future__ import annotations
+
+import csv
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from skeltools.store import Store
+
+from .data import SceneBatches, load_split
+from .losses import multiview_contrastive_loss, reconstruction_loss
+from .model import FoCoViL, count_parameters, parse_proj
+from .presets import get_preset
+
+# Paper settings per dataset (Section 4.2): batch in scenes, and beta (UWA3D's skeletons are noisier).
+DATASET_DEFAULTS = {"ntu60": (128, 1.0), "ntu120": (128, 1.0), "uwa3d": (64, 2.0)}
+OTHER_DEFAULTS = (64, 1.0)
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class TrainConfig:
+    store: str
+    protocol: str
+    out: str
+    preset: str = "focovil"
+    epochs: int = 50
+    batch: int | None = None          # scenes per step; None: by the store's dataset
+    hidden: int = 1024                # representation size (2 x GRU units per direction)
+    proj: str | None = None           # e.g. 1024-512-1024; None: hidden-hidden/2-hidden
+    alpha: float = 1.0
+    beta: float | None = None         # None: by the store's dataset
+    tau: float = 0.5
+    lr: float = 1e-4
+    lr_decay: float = 0.95
+    views_per_scene: int | None = None
+    data_fraction: float = 1.0
+    seed: int = 0
+    device: str = "cpu"
+    precision: str = "fp32"           # bf16 autocast on CUDA
+    detach_focal_weights: bool = True
+    resolved: dict = field(default_factory=dict)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=1))
+
+
+def resolve(cfg: TrainConfig) -> TrainConfig:
+    """Fill the dataset-dependent defaults and check that the store fits the preset."""
+    preset = get_preset(cfg.preset)
+    with Store(cfg.store) as st:
+        dataset, aligned = st.attrs["dataset"], bool(st.attrs["aligned"])
+        st.split(cfg.protocol, "train")
+    if aligned != preset.aligned:
+        need = "an aligned store (skel prepare without --no-align)" if preset.aligned else \
+            "an unaligned store (skel prepare --no-align)"
+        raise ValueError(f"preset {cfg.preset!r} needs {need}; {cfg.store} is {'aligned' if aligned else 'unaligned'}")
+    if cfg.precision == "bf16" and not cfg.device.startswith("cuda"):
+        raise ValueError("--precision bf16 is for CUDA; use fp32 on the CPU")
+    batch, beta = DATASET_DEFAULTS.get(dataset, OTHER_DEFAULTS)
+    cfg.batch = cfg.batch or batch
+    cfg.beta = beta if cfg.beta is None else cfg.beta
+    cfg.resolved = {"dataset": dataset, "preset": preset.as_dict()}
+    return cfg
+
+
+def _rng_state(batches: SceneBatches) -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+            "batches": batches.generator.get_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def _set_rng_state(s: dict, batches: SceneBatches) -> None:
+    torch.set_rng_state(s["torch"])
+    np.random.set_state(s["numpy"])
+    random.setstate(s["python"])
+    batches.generator.set_state(s["batches"])
+    if s["cuda"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(s["cuda"])
+
+
+def build_model(cfg: TrainConfig, channels: int) -> FoCoViL:
+    return FoCoViL(channels, hidden=cfg.hidden, proj=parse_proj(cfg.proj) if cfg.proj else None)
+
+
+def step_loss(model: FoCoViL, x: torch.Tensor, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
+    """alpha * contrastive + beta * reconstruction for one (I, K, T, C) batch."""
+    preset = get_preset(cfg.preset)
+    I, K, T, C = x.shape
+    flat = x.reshape(I * K, T, C)
+    h, z, x_hat = model(flat)
+    rec = reconstruction_loss(x_hat, flat)
+    terms = {"recon": rec}
+    loss = cfg.beta * rec
+    if preset.contrastive:
+        feats = (z if preset.on_projection else h).reshape(I, K, -1)
+        con = multiview_contrastive_loss(feats, cfg.tau, preset.focal, detach_weights=cfg.detach_focal_weights,
+                                         positives=preset.positives, negatives=preset.negatives)
+        terms["contrastive"] = con
+        loss = loss + cfg.alpha * con
+    return loss, terms
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
+    """Train (or resume) a run in cfg.out; returns the run folder."""
+    cfg = resolve(cfg)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    random.seed(cfg.seed)
+    device = torch.device(cfg.device)
+    data = load_split(cfg.store, cfg.protocol, "train", device)
+    preset = get_preset(cfg.preset)
+    batches = SceneBatches(data, cfg.batch, cfg.views_per_scene, preset.contrastive, cfg.data_fraction, cfg.seed)
+    model = build_model(cfg, data.x.shape[-1]).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.lr_decay)
+    start_epoch, rows = 0, []
+    ckpt_path = out / CHECKPOINT
+    if resume and ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        _set_rng_state(ck["rng"], batches)
+        start_epoch, rows = ck["epoch"] + 1, ck["metrics"]
+    cfg.resolved.update(parameters=count_parameters(model), train_samples=len(data.index),
+                        train_scenes=batches.n_scenes, views_per_scene=batches.k)
+    cfg.save(out / "config.json")
+    if progress:
+        print(f"FoCoViL ({cfg.preset}): {count_parameters(model):,} parameters; {batches.n_scenes} scenes x "
+              f"{batches.k} views, {len(batches)} steps/epoch, batch {batches.scenes_per_batch} scenes")
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
+    for epoch in range(start_epoch, cfg.epochs):
+        model.train()
+        sums: dict = {}
+        t0, seen = time.perf_counter(), 0
+        bar = tqdm(batches.epoch(), total=len(batches), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
+                   leave=False)
+        for x in bar:
+            with autocast:
+                loss, terms = step_loss(model, x, cfg)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            seen += x.shape[0] * x.shape[1]
+            for k, v in {"loss": loss, **terms}.items():  # summed on the device: no per-step sync
+                sums[k] = sums.get(k, 0.0) + v.detach()
+        sums = {k: float(v) for k, v in sums.items()}
+        sched.step()
+        secs = time.perf_counter() - t0
+        row = {"epoch": epoch + 1, **{k: v / len(batches) for k, v in sums.items()},
+               "lr": opt.param_groups[0]["lr"], "samples_per_s": seen / secs, "seconds": secs}
+        rows.append(row)
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                    "rng": _rng_state(batches), "epoch": epoch, "metrics": rows, "config": asdict(cfg)},
+                   ckpt_path)
+        _write_metrics(out, rows)
+        if progress:
+            print(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch"))
+    _plot_curves(out, rows)
+    return out
+
+
+def _write_metrics(out: Path, rows: list[dict]) -> None:
+    keys = sorted({k for r in rows for k in r}, key=lambda k: (k != "epoch", k))
+    with open(out / "metrics.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _plot_curves(out: Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for k in ("loss", "contrastive", "recon"):
+        if k in rows[0]:
+            ax.plot([r["epoch"] for r in rows], [r[k] for r in rows], label=k)
+    ax.set(xlabel="epoch", ylabel="loss", title="training curves")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "curves.png", dpi=90)
+    plt.close(fig)
+
+
+def load_trained(run: str | Path, device: str = "cpu") -> tuple[FoCoViL, TrainConfig]:
+    """The model of a run's last checkpoint and its config."""
+    ck = torch.load(Path(run) / CHECKPOINT, map_location=device, weights_only=False)
+    cfg = TrainConfig(**ck["config"])
+    model = build_model(cfg, ck["model"]["readout.weight"].shape[0]).to(device)
+    model.load_state_dict(ck["model"])
+    model.eval()
+    return model, cfg

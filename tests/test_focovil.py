@@ -1,0 +1,122 @@
+"""FoCoViL: losses against a float64 statement of the equations, training, resume, metrics, CLI."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from cli.focovil import main as focovil
+from focovil.evaluate import purity
+from focovil.losses import multiview_contrastive_loss, reconstruction_loss
+from focovil.train import TrainConfig, load_trained, train
+from skeltools.prepare import prepare
+
+
+def reference_contrastive(z, tau, focal):
+    """Eq. 3 / Eq. 6 written out loop by loop in float64."""
+    I, V, _ = z.shape
+    zn = z / np.linalg.norm(z, axis=-1, keepdims=True)
+    r = lambda i, u, j, v: float(zn[i, u] @ zn[j, v])  # noqa: E731
+    S = lambda i, u, j, v: math.exp(r(i, u, j, v) / tau)  # noqa: E731
+    total = 0.0
+    for i in range(I):
+        for u in range(V):
+            for v in range(V):
+                if v == u:
+                    continue
+                den = sum(S(i, u, j, u) + S(i, u, j, v) for j in range(I) if j != i)
+                if focal:
+                    wp = 1 / (1 + math.exp(-(1 - r(i, u, i, v))))
+                    s = sum((1 + r(i, u, j, u)) + (1 + r(i, u, j, v)) for j in range(I) if j != i) / (2 * I - 2)
+                    wn = 1 / (1 + math.exp(-s))
+                    total -= wp * math.log(S(i, u, i, v)) - wn * math.log(den)
+                else:
+                    total -= math.log(S(i, u, i, v) / den)
+    return total / (I * V)
+
+
+@pytest.mark.parametrize("focal", [False, True])
+@pytest.mark.parametrize("I,V", [(2, 2), (5, 3), (4, 4)])
+def test_contrastive_loss_matches_equations(focal, I, V):
+    z = np.random.default_rng(I * 10 + V).normal(size=(I, V, 16))
+    got = multiview_contrastive_loss(torch.tensor(z, dtype=torch.float64), tau=0.5, focal=focal)
+    assert float(got) == pytest.approx(reference_contrastive(z, 0.5, focal), rel=1e-5)
+
+
+def test_contrastive_ablation_terms_add_up():
+    z = torch.randn(6, 3, 8, dtype=torch.float64)
+    full = multiview_contrastive_loss(z, focal=False)
+    only_pos = multiview_contrastive_loss(z, focal=False, negatives=False)
+    only_neg = multiview_contrastive_loss(z, focal=False, positives=False)
+    assert float(full) == pytest.approx(float(only_pos + only_neg))
+
+
+def test_reconstruction_loss_is_mean_frame_l2():
+    x, y = torch.randn(3, 7, 5), torch.randn(3, 7, 5)
+    ref = np.mean([[np.linalg.norm((x - y)[b, t].numpy()) for t in range(7)] for b in range(3)])
+    assert float(reconstruction_loss(x, y)) == pytest.approx(ref, rel=1e-6)
+
+
+def test_purity_and_ari_on_known_clusters():
+    from focovil.evaluate import clustering
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 30)
+    centers = rng.normal(0, 10, size=(4, 8))
+    res = clustering(centers[labels] + rng.normal(0, 0.1, size=(120, 8)), labels, seed=0)
+    assert res["kmeans_purity"] == res["gmm_purity"] == 1.0 and res["kmeans_ari"] == pytest.approx(1.0)
+    assert purity(np.array([0, 0, 1, 1]), np.array([0, 0, 0, 0])) == 0.5
+
+
+@pytest.fixture(scope="module")
+def small_store(rigid_corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("fv") / "s.h5"
+    prepare("ntu60", rigid_corpus.out, out, workers=1, progress=False)
+    return out
+
+
+def cfg(store, out, **kw):
+    base = dict(store=str(store), protocol="xsub", out=str(out), hidden=32, epochs=2, batch=8, seed=3)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_resume_equals_straight_run(small_store, tmp_path):
+    train(cfg(small_store, tmp_path / "a", epochs=3), progress=False)
+    train(cfg(small_store, tmp_path / "b", epochs=1), progress=False)
+    train(cfg(small_store, tmp_path / "b", epochs=3), resume=True, progress=False)
+    a, _ = load_trained(tmp_path / "a")
+    b, _ = load_trained(tmp_path / "b")
+    for (k, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(p, q), k
+
+
+def test_tiny_model_overfits_tiny_store(small_store, tmp_path):
+    run = train(cfg(small_store, tmp_path / "o", preset="ali-reconst", hidden=64, epochs=60, lr=3e-3), progress=False)
+    rows = (run / "metrics.csv").read_text().splitlines()
+    first, last = float(rows[1].split(",")[1]), float(rows[-1].split(",")[1])
+    assert last < 0.5 * first
+
+
+def test_preset_refuses_wrong_alignment(small_store, tmp_path):
+    r = CliRunner().invoke(focovil, ["train", "--store", str(small_store), "--protocol", "xsub", "--out",
+                                     str(tmp_path / "r"), "--preset", "reconst", "--hidden", "16"])
+    assert r.exit_code == 2 and "needs an unaligned store" in r.output
+
+
+def test_train_and_eval_through_the_cli(small_store, tmp_path):
+    run = tmp_path / "run"
+    r = CliRunner().invoke(focovil, ["train", "--store", str(small_store), "--protocol", "xview", "--out", str(run),
+                                     "--hidden", "32", "--epochs", "2", "--batch", "8", "--quiet"])
+    assert r.exit_code == 0, r.output
+    cfg_json = json.loads((run / "config.json").read_text())
+    assert cfg_json["resolved"]["parameters"] > 0 and cfg_json["beta"] == 1.0
+    r = CliRunner().invoke(focovil, ["eval", "--run", str(run), "--json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.output)
+    for k in ("linear_acc", "knn1_acc", "gmm_purity", "gmm_ari", "kmeans_purity", "kmeans_ari"):
+        assert 0.0 <= res[k] <= 1.0 or (k.endswith("ari") and -1.0 <= res[k] <= 1.0)
+    assert res["test_samples"] == 30 and res["train_samples"] == 60
+    assert (run / "tsne.png").exists() and (run / "confusion.png").exists() and (run / "curves.png").exists()
