@@ -161,6 +161,9 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     if not raw.is_dir():
         raise FileNotFoundError(f"{raw}: not a directory")
     files, ignored = find_raw_files(raw, spec)
+    if not files:
+        raise FileNotFoundError(f"{raw}: no {spec.name} sample files found ({ignored} other files ignored); "
+                                f"expected names like {spec.name_format.format(**{k: 1 for k in spec.ranges})}")
     if limit is not None:
         files = files[:limit]
     summary = PrepareSummary(out=Path(out), ignored=ignored)

@@ -182,3 +182,11 @@ def test_genuine_files_prepare(shared_real, tmp_path):
         assert m["frames"].tolist() == [103, 158, 104, 99, 54] and m["label"].tolist() == [0, 1, 2, 3, 4]
         assert (m["bodies"] == 1).all() and not st.read("poses")[:, 1].any()
     check_contract(tmp_path / "real.h5")
+
+
+def test_folder_without_samples_is_a_clear_error(tmp_path):
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "notes.txt").write_text("x")
+    r = CliRunner().invoke(skel, ["prepare", "ntu60", "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "a.h5")])
+    assert r.exit_code == 2 and "no ntu60 sample files found (1 other files ignored)" in r.output
+    assert "S001C001P001R001A001" in r.output and not (tmp_path / "a.h5").exists()
