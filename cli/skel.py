@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .common import clean_errors
+from .common import clean_errors, fail
 
 DATASETS = ["ntu60", "ntu120"]
 
@@ -58,8 +58,7 @@ def prepare(dataset, raw, out, frames, no_align, workers, keep_raw, strict, limi
         summary = run(dataset, raw, out, frames=frames, align=not no_align, workers=workers, keep_raw=keep_raw,
                       limit=limit, progress=not quiet)
     except (StoreError, FileNotFoundError) as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(2)
+        fail(str(e))
     click.echo(summary.text())
     if strict and summary.skipped:
         sys.exit(1)

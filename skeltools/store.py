@@ -222,12 +222,12 @@ class StoreWriter:
         self._raw_buf: list[np.ndarray] = []
         self._raw_len = 0
         self.n = 0
-        comp = compression
-        self._b.create("poses", (0, bodies, frames, joints, 3), np.float32, (chunk_samples, bodies, frames, joints, 3), comp)
+        self._b.create("poses", (0, bodies, frames, joints, 3), np.float32, (chunk_samples, bodies, frames, joints, 3),
+                       compression)
         for k, dt in META_DTYPES.items():
-            self._b.create(f"meta/{k}", (0,), dt, (65536,), comp)
+            self._b.create(f"meta/{k}", (0,), dt, (65536,), compression)
         if keep_raw:
-            self._b.create("raw/poses", (0, bodies, joints, 3), np.float32, (4096, bodies, joints, 3), comp)
+            self._b.create("raw/poses", (0, bodies, joints, 3), np.float32, (4096, bodies, joints, 3), compression)
             self._offsets = [0]
         self.meta: dict[str, list] = {k: [] for k in META_DTYPES}
 
