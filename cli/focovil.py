@@ -40,11 +40,18 @@ def main() -> None:
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when available).")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default=None,
               help="bf16 autocast on CUDA (default there), fp32 on the CPU.")
+@click.option("--stream", is_flag=True,
+              help="Read each batch from the store instead of holding the split on the device (for big stores).")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
 @click.option("--quiet", is_flag=True)
 def train(store, protocol, out, preset, epochs, batch, hidden, proj, beta, lr, views_per_scene, data_fraction, seed,
-          device, precision, resume, quiet):
-    """Train FoCoViL on the train split of PROTOCOL; checkpoints every epoch."""
+          device, precision, stream, resume, quiet):
+    """Train FoCoViL on the train split of PROTOCOL; checkpoints every epoch.
+
+    Several GPUs (or CPU processes): `torchrun --nproc_per_node K -m cli.focovil train ...`
+    runs the same training with DDP; each process samples its own scenes and --batch is
+    per process.
+    """
     import torch
 
     from focovil.train import TrainConfig
@@ -55,7 +62,7 @@ def train(store, protocol, out, preset, epochs, batch, hidden, proj, beta, lr, v
     precision = precision or ("bf16" if device.startswith("cuda") else "fp32")
     cfg = TrainConfig(store=store, protocol=protocol, out=out, preset=preset, epochs=epochs, batch=batch,
                       hidden=hidden, proj=proj, beta=beta, lr=lr, views_per_scene=views_per_scene,
-                      data_fraction=data_fraction, seed=seed, device=device, precision=precision)
+                      data_fraction=data_fraction, seed=seed, device=device, precision=precision, stream=stream)
     try:
         path = run(cfg, resume=resume, progress=not quiet)
     except (StoreError, ValueError) as e:
@@ -91,3 +98,7 @@ def evaluate(run_dir, store, protocol, device, no_plots, as_json):
             v = res[k]
             click.echo(f"{k:<22} {'n/a' if v is None else f'{v:.4f}'}")
         click.echo(f"results in {Path(run_dir) / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()

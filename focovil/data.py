@@ -1,10 +1,15 @@
-"""A protocol's split as scenes x views batches, held on the training device.
+"""A protocol's split as scenes x views batches.
 
-The split's samples are read once into a (N, T, C) tensor on the device (NTU-120 at 50
-frames is about 340 MB in fp32); each batch is I scenes x K views drawn there with a
-seeded generator, so a step needs no host work. Scenes with fewer than 2 views in the
-split cannot form a positive pair: contrastive presets leave them out; reconstruction-
-only presets use every sample, each as a one-view "scene".
+By default the split's samples are read once into a (N, T, C) tensor on the device
+(NTU-120 at 50 frames is about 340 MB in fp32) and each batch of I scenes x K views is
+drawn there with a seeded generator, so a step needs no host work. With `stream=True`
+the samples stay in the store and each batch reads its rows (one sorted selection,
+through h5py's chunk cache or zarr) and moves them to the device.
+
+Scenes with fewer than 2 views in the split cannot form a positive pair: contrastive
+presets leave them out; reconstruction-only presets use every sample, each as a one-view
+"scene". Under DDP each rank takes every world-th scene and all ranks take the same
+number of steps.
 """
 from __future__ import annotations
 
@@ -16,74 +21,111 @@ import torch
 from skeltools.store import Store
 
 
+def flatten_poses(x: np.ndarray) -> np.ndarray:
+    """(N, M, T, J, 3) -> (N, T, M*J*3): one frame vector per time step, bodies side by side."""
+    N, M, T, J, _ = x.shape
+    return np.ascontiguousarray(x.transpose(0, 2, 1, 3, 4).reshape(N, T, M * J * 3))
+
+
+class StoreRows:
+    """The split's rows read from the store on demand, indexed like the device tensor."""
+
+    def __init__(self, store: str, index: np.ndarray, device: torch.device):
+        self.store = Store(store)
+        self.index = index
+        self.device = torch.device(device)
+        N, M, T, J, _ = self.store.node("poses").shape
+        self.shape = (len(index), T, M * J * 3)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, pick) -> torch.Tensor:
+        if isinstance(pick, slice):
+            pick = torch.arange(len(self))[pick]
+        flat = pick.reshape(-1).cpu().numpy()
+        uniq, inverse = np.unique(self.index[flat], return_inverse=True)
+        rows = flatten_poses(self.store.read_rows("poses", uniq))[inverse]
+        out = torch.from_numpy(rows.reshape(*pick.shape, *self.shape[1:]))
+        if self.device.type == "cuda":
+            return out.pin_memory().to(self.device, non_blocking=True)
+        return out
+
+
 @dataclass
 class SplitData:
-    x: torch.Tensor          # (N, T, C) poses of the split, frames x (bodies * joints * 3)
-    labels: np.ndarray       # (N,)
-    scene: np.ndarray        # (N,) store scene ids
-    views: np.ndarray        # (N,) 1-based views
-    index: np.ndarray        # (N,) store sample indices
+    x: torch.Tensor | StoreRows  # (N, T, C) poses of the split, frames x (bodies * joints * 3)
+    labels: np.ndarray           # (N,)
+    scene: np.ndarray            # (N,) store scene ids
+    views: np.ndarray            # (N,) 1-based views
+    index: np.ndarray            # (N,) store sample indices
     n_classes: int
 
 
-def load_split(store: str, protocol: str, part: str, device: str | torch.device = "cpu") -> SplitData:
-    """The poses and labels of `splits/<protocol>/<part>` as a device tensor (B, T, M*J*3)."""
+def load_split(store: str, protocol: str, part: str, device: str | torch.device = "cpu",
+               stream: bool = False) -> SplitData:
+    """The poses and labels of `splits/<protocol>/<part>`, on the device unless streamed."""
     with Store(store) as st:
         idx = st.split(protocol, part)
-        poses = st.node("poses")
-        x = np.concatenate([np.asarray(poses[lo:hi]) for lo, hi in _runs(idx)]) if len(idx) else \
-            np.zeros((0,) + tuple(poses.shape[1:]), np.float32)
         meta = {k: st.read(f"meta/{k}")[idx] for k in ("label", "scene", "view")}
         n_classes = len(st.attrs["classes"])
-    N, M, T, J, _ = x.shape
-    flat = np.ascontiguousarray(x.transpose(0, 2, 1, 3, 4).reshape(N, T, M * J * 3))
-    return SplitData(torch.from_numpy(flat).to(device), meta["label"].astype(np.int64), meta["scene"],
-                     meta["view"], idx, n_classes)
+        if stream:
+            x = StoreRows(store, idx, torch.device(device))
+        else:
+            poses = st.node("poses")
+            raw = np.concatenate([np.asarray(poses[lo:hi]) for lo, hi in _runs(idx)]) if len(idx) else \
+                np.zeros((0,) + tuple(poses.shape[1:]), np.float32)
+            x = torch.from_numpy(flatten_poses(raw)).to(device)
+    return SplitData(x, meta["label"].astype(np.int64), meta["scene"], meta["view"], idx, n_classes)
 
 
 def _runs(idx: np.ndarray) -> list[tuple[int, int]]:
-    """Contiguous runs of sorted indices, read as whole slices (a batch read is contiguous)."""
+    """Contiguous runs of sorted indices, read as whole slices."""
     breaks = np.flatnonzero(np.diff(idx) != 1) + 1
     return [(int(r[0]), int(r[-1]) + 1) for r in np.split(idx, breaks)]
 
 
-class SceneBatches:
-    """Batches of I scenes x K views, sampled on the device.
+def scene_table(data: SplitData, contrastive: bool, views_per_scene: int | None) -> tuple[np.ndarray, int]:
+    """(S, V) split-local sample indices of each usable scene (-1 absent), and K views per batch."""
+    if not contrastive:
+        return np.arange(len(data.scene), dtype=np.int64)[:, None], 1
+    ids, inverse = np.unique(data.scene, return_inverse=True)
+    V = int(data.views.max()) if len(data.views) else 1
+    table = np.full((len(ids), V), -1, np.int64)
+    table[inverse, data.views.astype(np.int64) - 1] = np.arange(len(data.scene))
+    counts = (table >= 0).sum(1)
+    table, counts = table[counts >= 2], counts[counts >= 2]
+    if not len(table):
+        raise ValueError("no scene has two views in this split: a contrastive preset cannot train on it")
+    k = int(views_per_scene or counts.min())
+    if k < 2 or k > counts.max():
+        raise ValueError(f"--views-per-scene {k}: scenes here have 2..{counts.max()} views")
+    return table[counts >= k], k
 
-    `table[s, k]` holds the split-local indices of scene s's views (-1 when absent).
-    Each epoch visits every usable scene once in a random order; each batch picks K
-    distinct available views per scene at random.
+
+class SceneBatches:
+    """Batches of I scenes x K views.
+
+    Each epoch visits this rank's scenes once in a random order; each batch picks K
+    distinct available views per scene at random (on the device of the data).
     """
 
     def __init__(self, data: SplitData, scenes_per_batch: int, views_per_scene: int | None, contrastive: bool,
-                 data_fraction: float = 1.0, seed: int = 0):
-        device = data.x.device
-        if contrastive:
-            ids, inverse = np.unique(data.scene, return_inverse=True)
-            V = int(data.views.max()) if len(data.views) else 1
-            table = np.full((len(ids), V), -1, np.int64)
-            table[inverse, data.views.astype(np.int64) - 1] = np.arange(len(data.scene))
-            counts = (table >= 0).sum(1)
-            table = table[counts >= 2]
-            counts = counts[counts >= 2]
-            if not len(table):
-                raise ValueError("no scene has two views in this split: a contrastive preset cannot train on it")
-            k = int(views_per_scene or counts.min())
-            if k < 2 or k > counts.max():
-                raise ValueError(f"--views-per-scene {k}: scenes here have 2..{counts.max()} views")
-            table = table[counts >= k]
-        else:
-            table, k = np.arange(len(data.scene), dtype=np.int64)[:, None], 1
-        rng = np.random.default_rng(seed)
+                 data_fraction: float = 1.0, seed: int = 0, rank: int = 0, world: int = 1):
+        table, self.k = scene_table(data, contrastive, views_per_scene)
         if data_fraction < 1.0:
-            keep = rng.permutation(len(table))[: max(2, int(round(data_fraction * len(table))))]
-            table = table[np.sort(keep)]
+            keep = np.random.default_rng(seed).permutation(len(table))
+            table = table[np.sort(keep[: max(2, int(round(data_fraction * len(table))))])]
+        per_rank = len(table) // world
+        if per_rank < 2:
+            raise ValueError(f"{len(table)} usable scenes cannot be shared by {world} processes")
+        table = table[rank::world][:per_rank]
+        device = data.x.device
         self.table = torch.from_numpy(table).to(device)
         self.x = data.x
-        self.k = k
-        self.scenes_per_batch = min(scenes_per_batch, len(table))
+        self.scenes_per_batch = min(scenes_per_batch, per_rank)
         self.generator = torch.Generator(device=device)
-        self.generator.manual_seed(seed)
+        self.generator.manual_seed(seed * 1000 + rank)
 
     @property
     def n_scenes(self) -> int:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -46,6 +47,7 @@ class TrainConfig:
     device: str = "cpu"
     precision: str = "fp32"           # bf16 autocast on CUDA
     detach_focal_weights: bool = True
+    stream: bool = False              # read batches from the store instead of a device copy
     resolved: dict = field(default_factory=dict)
 
     def save(self, path: Path) -> None:
@@ -108,18 +110,61 @@ def step_loss(model: FoCoViL, x: torch.Tensor, cfg: TrainConfig) -> tuple[torch.
     return loss, terms
 
 
+@dataclass
+class Dist:
+    """This process's place under torchrun (WORLD_SIZE, RANK, LOCAL_RANK); 1 process otherwise."""
+
+    world: int = 1
+    rank: int = 0
+    local: int = 0
+
+    @classmethod
+    def from_env(cls) -> Dist:
+        return cls(int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0)),
+                   int(os.environ.get("LOCAL_RANK", 0)))
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _start_dist(dist: Dist, device: str) -> torch.device:
+    if dist.world == 1:
+        return torch.device(device)
+    import torch.distributed as td
+    cuda = device.startswith("cuda")
+    td.init_process_group("nccl" if cuda else "gloo")
+    if cuda:
+        torch.cuda.set_device(dist.local)
+        return torch.device("cuda", dist.local)
+    return torch.device("cpu")
+
+
+def _mean_over_ranks(values: dict, dist: Dist) -> dict:
+    if dist.world == 1:
+        return {k: float(v) for k, v in values.items()}
+    import torch.distributed as td
+    keys = sorted(values)
+    t = torch.stack([torch.as_tensor(values[k], dtype=torch.float64) for k in keys])
+    td.all_reduce(t)
+    return {k: float(v) / dist.world for k, v in zip(keys, t.tolist())}
+
+
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
-    """Train (or resume) a run in cfg.out; returns the run folder."""
+    """Train (or resume) a run in cfg.out; returns the run folder. Under torchrun, DDP."""
     cfg = resolve(cfg)
+    dist = Dist.from_env()
+    progress = progress and dist.main
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
-    device = torch.device(cfg.device)
-    data = load_split(cfg.store, cfg.protocol, "train", device)
+    device = _start_dist(dist, cfg.device)
+    data = load_split(cfg.store, cfg.protocol, "train", device, stream=cfg.stream)
     preset = get_preset(cfg.preset)
-    batches = SceneBatches(data, cfg.batch, cfg.views_per_scene, preset.contrastive, cfg.data_fraction, cfg.seed)
+    batches = SceneBatches(data, cfg.batch, cfg.views_per_scene, preset.contrastive, cfg.data_fraction, cfg.seed,
+                           dist.rank, dist.world)
     model = build_model(cfg, data.x.shape[-1]).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.lr_decay)
@@ -130,44 +175,67 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
-        _set_rng_state(ck["rng"], batches)
+        rng = ck["rng"] if dist.main else torch.load(out / f"rng_rank{dist.rank}.pt", weights_only=False)
+        _set_rng_state(rng, batches)
         start_epoch, rows = ck["epoch"] + 1, ck["metrics"]
+    net = model
+    if dist.world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+        net = DistributedDataParallel(model, device_ids=[dist.local] if device.type == "cuda" else None)
     cfg.resolved.update(parameters=count_parameters(model), train_samples=len(data.index),
-                        train_scenes=batches.n_scenes, views_per_scene=batches.k)
-    cfg.save(out / "config.json")
+                        train_scenes=batches.n_scenes * dist.world, views_per_scene=batches.k, world_size=dist.world)
+    if dist.main:
+        cfg.save(out / "config.json")
     if progress:
-        print(f"FoCoViL ({cfg.preset}): {count_parameters(model):,} parameters; {batches.n_scenes} scenes x "
-              f"{batches.k} views, {len(batches)} steps/epoch, batch {batches.scenes_per_batch} scenes")
+        print(f"FoCoViL ({cfg.preset}): {count_parameters(model):,} parameters; {batches.n_scenes * dist.world} "
+              f"scenes x {batches.k} views, {len(batches)} steps/epoch, batch {batches.scenes_per_batch} scenes"
+              + (f" per process x {dist.world}" if dist.world > 1 else ""))
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
     for epoch in range(start_epoch, cfg.epochs):
-        model.train()
+        net.train()
         sums: dict = {}
         t0, seen = time.perf_counter(), 0
         bar = tqdm(batches.epoch(), total=len(batches), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
                    leave=False)
         for x in bar:
             with autocast:
-                loss, terms = step_loss(model, x, cfg)
+                loss, terms = step_loss(net, x, cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             seen += x.shape[0] * x.shape[1]
             for k, v in {"loss": loss, **terms}.items():  # summed on the device: no per-step sync
                 sums[k] = sums.get(k, 0.0) + v.detach()
-        sums = {k: float(v) for k, v in sums.items()}
         sched.step()
         secs = time.perf_counter() - t0
-        row = {"epoch": epoch + 1, **{k: v / len(batches) for k, v in sums.items()},
-               "lr": opt.param_groups[0]["lr"], "samples_per_s": seen / secs, "seconds": secs}
+        means = _mean_over_ranks({k: float(v) / len(batches) for k, v in sums.items()}, dist)
+        row = {"epoch": epoch + 1, **means, "lr": opt.param_groups[0]["lr"],
+               "samples_per_s": seen * dist.world / secs, "seconds": secs}
         rows.append(row)
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                    "rng": _rng_state(batches), "epoch": epoch, "metrics": rows, "config": asdict(cfg)},
-                   ckpt_path)
-        _write_metrics(out, rows)
+        _save(out, model, opt, sched, batches, epoch, rows, cfg, dist)
         if progress:
             print(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch"))
-    _plot_curves(out, rows)
+    if dist.main:
+        _plot_curves(out, rows)
+    if dist.world > 1:
+        import torch.distributed as td
+        td.destroy_process_group()
     return out
+
+
+def _save(out: Path, model, opt, sched, batches: SceneBatches, epoch: int, rows: list, cfg: TrainConfig,
+          dist: Dist) -> None:
+    """Rank 0 writes the checkpoint; every other rank its own RNG state (for exact resume)."""
+    if not dist.main:
+        torch.save(_rng_state(batches), out / f"rng_rank{dist.rank}.pt")
+    else:
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                    "rng": _rng_state(batches), "epoch": epoch, "metrics": rows, "config": asdict(cfg)},
+                   out / CHECKPOINT)
+        _write_metrics(out, rows)
+    if dist.world > 1:
+        import torch.distributed as td
+        td.barrier()
 
 
 def _write_metrics(out: Path, rows: list[dict]) -> None:

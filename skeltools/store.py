@@ -36,7 +36,8 @@ class _H5:
     def __init__(self, path: Path, mode: str):
         import h5py
         self.h5py = h5py
-        self.f = h5py.File(path, mode)
+        # a large chunk cache: streamed batches revisit the same 64-sample chunks
+        self.f = h5py.File(path, mode, rdcc_nbytes=256 * 1024 ** 2) if mode == "r" else h5py.File(path, mode)
 
     def create(self, key: str, shape: tuple, dtype: Any, chunks: tuple, compression: str | None) -> None:
         if dtype is str:
@@ -71,6 +72,9 @@ class _H5:
 
     def write(self, key: str, sel: Any, data: np.ndarray) -> None:
         self.f[key][sel] = data
+
+    def rows(self, key: str, idx: np.ndarray) -> np.ndarray:
+        return self.f[key][idx]
 
     def keys(self, key: str) -> list[str]:
         return sorted(self.f[key].keys()) if key in self.f else []
@@ -109,6 +113,9 @@ class _Zarr:
 
     def write(self, key: str, sel: Any, data: np.ndarray) -> None:
         self.g[key][sel] = data
+
+    def rows(self, key: str, idx: np.ndarray) -> np.ndarray:
+        return self.g[key].oindex[idx]
 
     def keys(self, key: str) -> list[str]:
         return sorted(self.g[key].group_keys()) if key in self.g else []
@@ -178,6 +185,10 @@ class Store:
             return self._b.read(key, sel)
         except KeyError:
             raise StoreError(f"{self.path}: missing array {key}") from None
+
+    def read_rows(self, key: str, idx: np.ndarray) -> np.ndarray:
+        """Rows `idx` (sorted, unique) of an array along its first axis, in one selection."""
+        return self._b.rows(key, np.asarray(idx, dtype=np.int64))
 
     def meta(self) -> dict[str, np.ndarray]:
         return {k: self.read(f"meta/{k}") for k in META_DTYPES}

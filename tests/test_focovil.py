@@ -120,3 +120,37 @@ def test_train_and_eval_through_the_cli(small_store, tmp_path):
         assert 0.0 <= res[k] <= 1.0 or (k.endswith("ari") and -1.0 <= res[k] <= 1.0)
     assert res["test_samples"] == 30 and res["train_samples"] == 60
     assert (run / "tsne.png").exists() and (run / "confusion.png").exists() and (run / "curves.png").exists()
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".zarr"])
+def test_streamed_training_equals_device_resident(rigid_corpus, small_store, tmp_path, suffix):
+    store = small_store
+    if suffix == ".zarr":
+        store = tmp_path / "s.zarr"
+        prepare("ntu60", rigid_corpus.out, store, workers=1, progress=False)
+    train(cfg(store, tmp_path / "dev"), progress=False)
+    train(cfg(store, tmp_path / "str", stream=True), progress=False)
+    a, _ = load_trained(tmp_path / "dev")
+    b, _ = load_trained(tmp_path / "str")
+    for (k, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(p, q), k
+
+
+@pytest.mark.slow
+def test_ddp_two_gloo_processes(small_store, tmp_path):
+    import os
+    import subprocess
+    import sys
+    run = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+           "-m", "cli.focovil", "train", "--store", str(small_store), "--protocol", "xsub", "--out", str(run),
+           "--hidden", "16", "--epochs", "2", "--batch", "4", "--device", "cpu", "--quiet"]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    config = json.loads((run / "config.json").read_text())
+    assert config["resolved"]["world_size"] == 2
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 3 and (run / "rng_rank1.pt").exists()
+    r = CliRunner().invoke(focovil, ["eval", "--run", str(run), "--no-plots", "--json"])
+    assert r.exit_code == 0, r.output
