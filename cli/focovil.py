@@ -76,9 +76,17 @@ def train(store, protocol, out, preset, epochs, batch, hidden, proj, beta, lr, v
 @click.option("--protocol", default=None, help="Protocol (default: the run's).")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--no-plots", is_flag=True, help="Skip tsne.png and confusion.png.")
+@click.option("--finetune", is_flag=True, help="Also fine-tune f_e + a softmax layer on all training labels.")
+@click.option("--semi", type=click.FloatRange(0.0, 1.0, min_open=True), multiple=True,
+              help="Also fine-tune on this fraction of the training labels (repeatable: --semi 0.01 --semi 0.1).")
+@click.option("--finetune-epochs", type=click.IntRange(min=1), default=None, help="Fine-tuning epochs (default 50).")
+@click.option("--finetune-lr", type=float, default=None, help="Fine-tuning learning rate (default 1e-3).")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json.")
-def evaluate(run_dir, store, protocol, device, no_plots, as_json):
-    """Evaluate the frozen encoder f_e: linear probe, cosine 1-NN, GMM/KMeans purity and ARI."""
+def evaluate(run_dir, store, protocol, device, no_plots, finetune, semi, finetune_epochs, finetune_lr, as_json):
+    """Evaluate the frozen encoder f_e: linear probe, cosine 1-NN, GMM/KMeans purity and ARI.
+
+    Writes results.json, tsne.png and confusion.png into the run folder. --finetune and
+    --semi go beyond the paper's protocols (they train a copy of the encoder)."""
     from pathlib import Path
 
     from focovil.evaluate import evaluate as run
@@ -87,14 +95,17 @@ def evaluate(run_dir, store, protocol, device, no_plots, as_json):
     if not (Path(run_dir) / "checkpoint.pt").exists():
         fail(f"{run_dir}: no checkpoint.pt (train first with `focovil train --out {run_dir}`)")
     try:
-        res = run(run_dir, store, protocol, device, plots=not no_plots)
+        overrides = {k: v for k, v in (("epochs", finetune_epochs), ("lr", finetune_lr)) if v is not None}
+        res = run(run_dir, store, protocol, device, plots=not no_plots, finetune=finetune, semi=tuple(semi),
+                  finetune_settings=overrides)
     except (StoreError, ValueError) as e:
         fail(str(e))
     if as_json:
         click.echo(json.dumps(res, indent=1))
     else:
-        for k in ("linear_acc", "knn1_acc", "gmm_purity", "gmm_ari", "kmeans_purity", "kmeans_ari",
-                  "cross_view_retrieval"):
+        shown = ["linear_acc", "knn1_acc", "gmm_purity", "gmm_ari", "kmeans_purity", "kmeans_ari",
+                 "cross_view_retrieval"] + [k for k in res if k == "finetune_acc" or k.startswith("semi_")]
+        for k in shown:
             v = res[k]
             click.echo(f"{k:<22} {'n/a' if v is None else f'{v:.4f}'}")
         click.echo(f"results in {Path(run_dir) / 'results.json'}")

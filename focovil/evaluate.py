@@ -22,6 +22,7 @@ from .data import load_split
 from .train import load_trained
 
 LINEAR_PROBE = {"C": 1.0, "max_iter": 1000, "solver": "lbfgs", "standardize": True}
+FINETUNE = {"epochs": 50, "batch": 64, "lr": 1e-3, "optimizer": "Adam", "head": "one linear softmax layer on f_e"}
 
 
 @torch.no_grad()
@@ -77,8 +78,43 @@ def linear_probe(train_f: np.ndarray, train_y: np.ndarray, test_f: np.ndarray, s
     return clf.predict(scaler.transform(test_f))
 
 
+def labelled_subset(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Indices of a class-stratified `fraction` of the samples (at least one per class)."""
+    rng = np.random.default_rng(seed)
+    keep = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        keep.append(rng.choice(members, size=max(1, int(round(fraction * len(members)))), replace=False))
+    return np.sort(np.concatenate(keep))
+
+
+def finetune_accuracy(model, x_train: torch.Tensor, y_train: np.ndarray, x_test: torch.Tensor, y_test: np.ndarray,
+                      n_classes: int, seed: int, settings: dict = FINETUNE) -> float:
+    """Train a copy of f_e plus a softmax layer end to end on the labels given; test accuracy."""
+    import copy
+    torch.manual_seed(seed)
+    enc = copy.deepcopy(model).train()
+    head = torch.nn.Linear(enc.hidden, n_classes).to(x_train.device)
+    params = list(enc.encoder.parameters()) + list(head.parameters())
+    opt = torch.optim.Adam(params, lr=settings["lr"])
+    y = torch.as_tensor(y_train, device=x_train.device)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(settings["epochs"]):
+        for b in torch.randperm(len(y), generator=gen).split(settings["batch"]):
+            b = b.to(x_train.device)
+            loss = torch.nn.functional.cross_entropy(head(enc.encode(x_train[b])), y[b])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    enc.eval()
+    with torch.no_grad():
+        pred = torch.cat([head(enc.encode(x_test[i:i + 1024])).argmax(1) for i in range(0, len(x_test), 1024)])
+    return float(np.mean(pred.cpu().numpy() == y_test))
+
+
 def evaluate(run: str | Path, store: str | None = None, protocol: str | None = None, device: str = "cpu",
-             plots: bool = True) -> dict:
+             plots: bool = True, finetune: bool = False, semi: tuple[float, ...] = (),
+             finetune_settings: dict | None = None) -> dict:
     """All metrics of a run on the test split; writes results.json (and plots) in the run."""
     run = Path(run)
     model, cfg = load_trained(run, device)
@@ -100,6 +136,16 @@ def evaluate(run: str | Path, store: str | None = None, protocol: str | None = N
         "linear_probe": {**LINEAR_PROBE, "model": "sklearn LogisticRegression (multinomial softmax layer)"},
         "features": "f_e: last encoder layer, final forward and backward states concatenated",
     }
+    ft = {**FINETUNE, **(finetune_settings or {})}
+    if finetune or semi:
+        res["finetune_settings"] = ft
+    if finetune:
+        res["finetune_acc"] = finetune_accuracy(model, train.x, train.labels, test.x, test.labels, train.n_classes,
+                                                cfg.seed, ft)
+    for frac in semi:
+        sub = torch.as_tensor(labelled_subset(train.labels, frac, cfg.seed), device=train.x.device)
+        res[f"semi_{frac * 100:g}pct_acc"] = finetune_accuracy(
+            model, train.x[sub], train.labels[sub.cpu().numpy()], test.x, test.labels, train.n_classes, cfg.seed, ft)
     if plots:
         classes = _class_names(store)
         _tsne_plot(fte, test.labels, classes, run / "tsne.png", cfg.seed)

@@ -154,3 +154,21 @@ def test_ddp_two_gloo_processes(small_store, tmp_path):
     assert len(rows) == 3 and (run / "rng_rank1.pt").exists()
     r = CliRunner().invoke(focovil, ["eval", "--run", str(run), "--no-plots", "--json"])
     assert r.exit_code == 0, r.output
+
+
+def test_labelled_subset_is_stratified():
+    from focovil.evaluate import labelled_subset
+    labels = np.repeat(np.arange(5), [100, 50, 10, 3, 1])
+    sub = labelled_subset(labels, 0.1, seed=0)
+    assert np.bincount(labels[sub]).tolist() == [10, 5, 1, 1, 1]
+    assert len(np.unique(sub)) == len(sub)
+
+
+def test_finetune_and_semi_supervised_eval(small_store, tmp_path):
+    run = train(cfg(small_store, tmp_path / "ft", protocol="xview", epochs=1), progress=False)
+    r = CliRunner().invoke(focovil, ["eval", "--run", str(run), "--no-plots", "--finetune", "--semi", "0.1",
+                                     "--finetune-epochs", "150", "--json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.output)
+    assert res["finetune_acc"] > 0.5 and 0.0 <= res["semi_10pct_acc"] <= 1.0   # chance is 0.1
+    assert res["finetune_settings"]["epochs"] == 150 and res["finetune_settings"]["lr"] == 1e-3
