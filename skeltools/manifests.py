@@ -43,19 +43,40 @@ class Layout:
 
 @dataclass(frozen=True)
 class Protocol:
-    """A split rule: samples whose `field` value is in `train` train; `test` (or the rest) test."""
+    """A split rule over one per-sample field: values in `train` train and values in `test`
+    test; a side given as None is everything the other side does not hold."""
 
     name: str
     field: str
-    train: tuple[int, ...]
-    test: tuple[int, ...] | None = None
+    train: tuple | None
+    test: tuple | None = None
 
     def assign(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Sorted train and test indices for an array of per-sample field values."""
         values = np.asarray(values)
-        is_train = np.isin(values, self.train)
-        is_test = np.isin(values, self.test) if self.test is not None else ~is_train
+        is_train = np.isin(values, self.train) if self.train is not None else None
+        is_test = np.isin(values, self.test) if self.test is not None else None
+        if is_train is None:
+            is_train = ~is_test
+        if is_test is None:
+            is_test = ~is_train
         return (np.flatnonzero(is_train).astype(np.int32), np.flatnonzero(is_test).astype(np.int32))
+
+
+def read_split_file(path) -> list[Protocol]:
+    """An official PKU-MMD split file (`Training videos:` / IDs / `Validataion videos:` / IDs)
+    as a protocol over video names; named xsub or xview after the file name."""
+    from pathlib import Path
+    path = Path(path)
+    lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
+    heads = [i for i, ln in enumerate(lines) if ln.rstrip(": ").lower().endswith("videos")]
+    if len(heads) != 2:
+        raise ValueError(f"{path}: expected 'Training videos:' and 'Validataion videos:' headings")
+    ids = [[v.strip() for ln in lines[a + 1:b] for v in ln.split(",") if v.strip()]
+           for a, b in ((heads[0], heads[1]), (heads[1], len(lines)))]
+    stem = path.stem.lower()
+    name = "xsub" if "subject" in stem else "xview" if "view" in stem else stem
+    return [Protocol(name=name, field="unit", train=tuple(ids[0]), test=tuple(ids[1]))]
 
 
 @dataclass(frozen=True)
@@ -127,7 +148,8 @@ def load_dataset(name: str) -> DatasetSpec:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(dataset_names())}")
     d = json.loads(_manifest_text(f"datasets/{name}.json"))
     protocols = tuple(
-        Protocol(name=p, field=r["field"], train=tuple(r["train"]), test=tuple(r["test"]) if "test" in r else None)
+        Protocol(name=p, field=r["field"], train=tuple(r["train"]) if "train" in r else None,
+                 test=tuple(r["test"]) if "test" in r else None)
         for p, r in d.get("protocols", {}).items()
     )
     return DatasetSpec(

@@ -11,9 +11,9 @@ import multiprocessing as mp
 import os
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 from tqdm import tqdm
@@ -21,18 +21,12 @@ from tqdm import tqdm
 from . import __version__
 from .formats.raw_sample import SampleError
 from .kernels import abs_max
-from .manifests import DatasetSpec, load_dataset
+from .formats.units import RawUnit, units_by_file_name
+from .manifests import DatasetSpec, load_dataset, read_split_file
 from .store import StoreWriter
 from .transform import TransformParams, transform_sample
 
 WINDOW = 1024  # files in flight at once: bounds memory whatever the corpus size
-
-
-@dataclass(frozen=True)
-class RawFile:
-    path: Path
-    name: str          # sample name (file name without extension)
-    fields: dict
 
 
 @dataclass
@@ -65,24 +59,15 @@ def reason_kind(reason: str) -> str:
     return reason.split(" (line")[0].split(":")[0]
 
 
-def find_raw_files(raw_dir: Path, spec: DatasetSpec) -> tuple[list[RawFile], int]:
-    """Sample files under raw_dir (recursively) in name order, and how many other files were ignored."""
-    found, ignored = [], 0
-    for root, dirs, files in os.walk(raw_dir):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for fn in files:
-            fields = None if fn.startswith(".") else spec.parse_file_name(fn)
-            if fields is None:
-                ignored += 1
-                continue
-            found.append(RawFile(Path(root) / fn, fn.split(".")[0], fields))
-    found.sort(key=lambda f: (f.name, str(f.path)))
-    return found, ignored
+def format_module(spec: DatasetSpec):
+    """The dataset's format module (`"reader"` in its manifest) under skeltools.formats."""
+    return importlib.import_module(f"skeltools.formats.{spec.reader}")
 
 
-def reader_for(spec: DatasetSpec) -> Callable:
-    """The `read_sample(path, spec)` function of the dataset's format module."""
-    return importlib.import_module(f"skeltools.formats.{spec.reader}").read_sample
+def find_units(raw_dir: Path, spec: DatasetSpec) -> tuple[list[RawUnit], int]:
+    """The raw units under raw_dir in a fixed order, and how many other files were ignored."""
+    finder = getattr(format_module(spec), "find_units", units_by_file_name)
+    return finder(raw_dir, spec)
 
 
 @dataclass(frozen=True)
@@ -91,33 +76,52 @@ class _Job:
     params: TransformParams
     keep_raw: bool
 
-    def __call__(self, f: RawFile):
-        """Runs in a worker: returns (name, size, result or reason)."""
-        size = f.path.stat().st_size if f.path.exists() else 0
-        why = self.spec.out_of_range(f.fields)
-        if why is None and f.name in self.spec.missing:
+    def skip_reason(self, name: str, fields: dict) -> str | None:
+        why = self.spec.out_of_range(fields)
+        if why is None and name in self.spec.missing:
             why = "listed by the dataset as a sample with missing skeletons"
+        return why
+
+    def __call__(self, unit: RawUnit) -> tuple[int, list[tuple[str, dict, object]]]:
+        """Runs in a worker: (bytes read, [(name, fields, Transformed or skip reason), ...])."""
+        size = _size(unit.path)
+        why = self.skip_reason(unit.name, unit.fields)
         if why is not None:
-            return f.name, size, why
+            return size, [(unit.name, unit.fields, why)]
         try:
-            raw = reader_for(self.spec)(f.path, self.spec)
+            items = format_module(self.spec).read_unit(unit, self.spec)
+        except SampleError as e:
+            return size, [(unit.name, unit.fields, str(e))]
+        except OSError as e:
+            return size, [(unit.name, unit.fields, f"unreadable: {e.strerror or e}")]
+        return size, [(name, fields, self._transform(name, fields, raw)) for name, fields, raw in items]
+
+    def _transform(self, name: str, fields: dict, raw):
+        why = raw if isinstance(raw, str) else self.skip_reason(name, fields)
+        if why is not None:
+            return why
+        try:
             out = transform_sample(raw, self.spec.bodies, self.spec.layout.role_indices(), self.params)
         except SampleError as e:
-            return f.name, size, str(e)
-        except OSError as e:
-            return f.name, size, f"unreadable: {e.strerror or e}"
+            return str(e)
         if not self.keep_raw:
             out.full = None
-        return f.name, size, out
+        return out
 
 
-def _results(job: _Job, files: list[RawFile], workers: int) -> Iterator:
-    """Results in file order: the first file in this process (which compiles the kernels
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+    return path.stat().st_size if path.exists() else 0
+
+
+def _results(job: _Job, units: list[RawUnit], workers: int) -> Iterator:
+    """Results in unit order: the first unit in this process (which compiles the kernels
     once, before the fork), the rest through the pool in bounded windows."""
-    if not files:
+    if not units:
         return
-    yield job(files[0])
-    rest = files[1:]
+    yield job(units[0])
+    rest = units[1:]
     if workers <= 1:
         yield from map(job, rest)
         return
@@ -126,11 +130,10 @@ def _results(job: _Job, files: list[RawFile], workers: int) -> Iterator:
             yield from pool.imap(job, rest[lo:lo + WINDOW], chunksize=8)
 
 
-def _meta_of(spec: DatasetSpec, f: RawFile, out) -> dict:
-    flds = f.fields
-    return {"name": f.name, "label": flds["action"] - 1, "view": flds["view"], "scene": 0,
-            "subject": flds.get("subject", -1), "setup": flds.get("setup", -1),
-            "replication": flds.get("replication", -1), "frames": out.frames, "bodies": out.bodies}
+def _meta_of(name: str, fields: dict, out) -> dict:
+    return {"name": name, "label": fields["action"] - 1, "view": fields["view"], "scene": 0,
+            "subject": fields.get("subject", -1), "setup": fields.get("setup", -1),
+            "replication": fields.get("replication", -1), "frames": out.frames, "bodies": out.bodies}
 
 
 def scene_index(meta: dict, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -145,48 +148,58 @@ def scene_index(meta: dict, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
     return scene, views
 
 
-def split_fields(meta: dict) -> dict[str, np.ndarray]:
+def split_fields(meta: dict, units: list[str] | None = None) -> dict[str, np.ndarray]:
     """Per-sample values that split rules and scene keys may refer to."""
     out = {k: np.asarray(meta[k]) for k in ("subject", "setup", "replication", "view")}
     out["action"] = np.asarray(meta["label"]) + 1
+    if units is not None:
+        out["unit"] = np.asarray(units, dtype=object)
     return out
 
 
 def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50, align: bool = True,
             workers: int | None = None, keep_raw: bool = False, limit: int | None = None,
-            compression: str | None = None, progress: bool = True) -> PrepareSummary:
+            compression: str | None = None, progress: bool = True,
+            split_files: tuple[str | Path, ...] = ()) -> PrepareSummary:
     """Prepare a store from a raw folder; returns the summary (nothing is written on error)."""
     spec = load_dataset(dataset)
     raw = Path(raw)
     if not raw.is_dir():
         raise FileNotFoundError(f"{raw}: not a directory")
-    files, ignored = find_raw_files(raw, spec)
-    if not files:
+    units, ignored = find_units(raw, spec)
+    if not units:
         raise FileNotFoundError(f"{raw}: no {spec.name} sample files found ({ignored} other files ignored); "
                                 f"expected names like {spec.name_format.format(**{k: 1 for k in spec.ranges})}")
     if limit is not None:
-        files = files[:limit]
+        units = units[:limit]
+    probe = getattr(format_module(spec), "probe_layout", None)
+    if probe is not None:
+        spec = replace(spec, layout_name=probe(units, spec))
+    protocols = list(spec.protocols) + [p for f in split_files for p in read_split_file(f)]
     summary = PrepareSummary(out=Path(out), ignored=ignored)
     job = _Job(spec, TransformParams(frames=frames, align=align), keep_raw)
     workers = workers or os.cpu_count() or 1
     start = time.perf_counter()
     scale = 0.0
+    sample_units: list[str] = []
     with StoreWriter(out, bodies=spec.bodies, frames=frames, joints=spec.layout.n_joints, keep_raw=keep_raw,
                      compression=compression) as writer:
-        bar = tqdm(total=len(files), unit="file", disable=not progress, desc=f"prepare {dataset}")
-        for f, (name, size, result) in zip(files, _results(job, files, workers)):
+        bar = tqdm(total=len(units), unit="file", disable=not progress, desc=f"prepare {dataset}")
+        for unit, (size, items) in zip(units, _results(job, units, workers)):
             summary.bytes_read += size
             bar.update(1)
-            if isinstance(result, str):
-                summary.skipped.append((name, result))
-                continue
-            scale = max(scale, abs_max(result.poses), abs_max(result.full) if keep_raw else 0.0)
-            writer.append(result.poses, _meta_of(spec, f, result), result.full)
+            for name, fields, result in items:
+                if isinstance(result, str):
+                    summary.skipped.append((name, result))
+                    continue
+                scale = max(scale, abs_max(result.poses), abs_max(result.full) if keep_raw else 0.0)
+                writer.append(result.poses, _meta_of(name, fields, result), result.full)
+                sample_units.append(unit.name)
         bar.close()
         scene, views = scene_index(writer.meta, spec)
         writer.meta["scene"] = scene.tolist()
-        fields = split_fields(writer.meta)
-        splits = {p.name: p.assign(fields[p.field]) for p in spec.protocols}
+        fields = split_fields(writer.meta, sample_units)
+        splits = {p.name: p.assign(fields[p.field]) for p in protocols}
         attrs = {"dataset": spec.name, "layout": spec.layout.name, "frames": frames, "aligned": bool(align),
                  "n_views": spec.n_views, "classes": spec.classes, "tool_version": __version__}
         writer.commit(attrs=attrs, views=views, splits=splits, skipped=summary.skipped, scale=scale or 1.0)

@@ -141,6 +141,6 @@ def read_ntu(path: str | Path, n_joints: int = 25) -> RawSample:
     return parse_ntu_bytes(Path(path).read_bytes(), n_joints)
 
 
-def read_sample(path: Path, spec) -> RawSample:
-    """The reader entry point that `prepare` calls for datasets with `"reader": "ntu"`."""
-    return read_ntu(path, spec.layout.n_joints)
+def read_unit(unit, spec) -> list:
+    """The entry point `prepare` calls for datasets with `"reader": "ntu"`: one file, one sample."""
+    return [(unit.name, unit.fields, read_ntu(unit.path, spec.layout.n_joints))]
