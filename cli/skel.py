@@ -9,7 +9,9 @@ import click
 
 from .common import clean_errors, fail
 
-DATASETS = ["ntu60", "ntu120"]
+from skeltools.manifests import dataset_names
+
+DATASETS = dataset_names()
 
 
 def _store_errors():
@@ -42,8 +44,11 @@ def main() -> None:
               help="Also store the full-length aligned, scaled sequences as raw/poses + raw/offsets.")
 @click.option("--strict", is_flag=True, help="Exit 1 when any file was skipped.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N sample files (by name).")
+@click.option("--split-file", "split_files", multiple=True, type=click.Path(dir_okay=False, exists=True),
+              help="An official PKU-MMD split file (cross-subject.txt, cross_view_v2.txt, ...): "
+                   "replaces the manifest's protocol of that name (repeatable).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def prepare(dataset, raw, out, frames, no_align, workers, keep_raw, strict, limit, quiet):
+def prepare(dataset, raw, out, frames, no_align, workers, keep_raw, strict, limit, split_files, quiet):
     """Read every raw file of DATASET under --raw and write one store.
 
     Each sample: main bodies selected and denoised, aligned to its own body frame
@@ -56,8 +61,8 @@ def prepare(dataset, raw, out, frames, no_align, workers, keep_raw, strict, limi
 
     try:
         summary = run(dataset, raw, out, frames=frames, align=not no_align, workers=workers, keep_raw=keep_raw,
-                      limit=limit, progress=not quiet)
-    except (StoreError, FileNotFoundError) as e:
+                      limit=limit, progress=not quiet, split_files=split_files)
+    except (StoreError, FileNotFoundError, ValueError) as e:
         fail(str(e))
     click.echo(summary.text())
     if strict and summary.skipped:

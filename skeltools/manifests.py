@@ -26,6 +26,7 @@ class Layout:
     joints: tuple[str, ...]
     parents: tuple[int, ...]
     roles: dict = field(hash=False)
+    from_kinect_v2: tuple[int, ...] = ()   # for synthetic data: which Kinect v2 joint stands for each joint
 
     @property
     def n_joints(self) -> int:
@@ -97,6 +98,8 @@ class DatasetSpec:
     missing_list: str = ""
     two_person_actions: tuple[int, ...] = ()
     protocols: tuple[Protocol, ...] = ()
+    class_names: tuple[str, ...] = ()
+    extra: dict = field(default_factory=dict, hash=False)   # format-specific facts (label maps, folders, ...)
 
     @cached_property
     def layout(self) -> Layout:
@@ -104,8 +107,15 @@ class DatasetSpec:
 
     @cached_property
     def classes(self) -> list[str]:
+        if self.class_names:
+            return list(self.class_names)
         names = [ln.strip() for ln in _manifest_text(self.classes_file).splitlines() if ln.strip()]
         return names[: self.n_classes]
+
+    @property
+    def example(self) -> str:
+        """A raw file name (or path) of this dataset, for messages."""
+        return self.extra.get("example", self.name_format)
 
     @cached_property
     def missing(self) -> frozenset[str]:
@@ -134,7 +144,8 @@ class DatasetSpec:
 
 def load_layout(name: str) -> Layout:
     d = json.loads(_manifest_text(f"layouts/{name}.json"))
-    return Layout(name=d["name"], joints=tuple(d["joints"]), parents=tuple(d["parents"]), roles=d["roles"])
+    return Layout(name=d["name"], joints=tuple(d["joints"]), parents=tuple(d["parents"]), roles=d["roles"],
+                  from_kinect_v2=tuple(d.get("from_kinect_v2", range(len(d["joints"])))))
 
 
 def dataset_names() -> list[str]:
@@ -147,6 +158,8 @@ def load_dataset(name: str) -> DatasetSpec:
     if name not in dataset_names():
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(dataset_names())}")
     d = json.loads(_manifest_text(f"datasets/{name}.json"))
+    known = {"name", "reader", "layout", "bodies", "n_views", "n_classes", "file_pattern", "name_format", "scene_fields",
+             "ranges", "classes_file", "missing_list", "two_person_actions", "protocols", "classes"}
     protocols = tuple(
         Protocol(name=p, field=r["field"], train=tuple(r["train"]) if "train" in r else None,
                  test=tuple(r["test"]) if "test" in r else None)
@@ -157,5 +170,6 @@ def load_dataset(name: str) -> DatasetSpec:
         n_classes=d["n_classes"], file_pattern=d["file_pattern"], name_format=d["name_format"],
         scene_fields=tuple(d["scene_fields"]), ranges=d.get("ranges", {}), classes_file=d.get("classes_file", ""),
         missing_list=d.get("missing_list", ""), two_person_actions=tuple(d.get("two_person_actions", ())),
-        protocols=protocols,
+        protocols=protocols, class_names=tuple(d.get("classes", ())),
+        extra={k: v for k, v in d.items() if k not in known},
     )

@@ -56,7 +56,8 @@ class PrepareSummary:
 
 
 def reason_kind(reason: str) -> str:
-    return reason.split(" (line")[0].split(":")[0]
+    """The part of a skip reason before its details (a colon or a parenthesis)."""
+    return reason.split(" (")[0].split(":")[0]
 
 
 def format_module(spec: DatasetSpec):
@@ -169,13 +170,14 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     units, ignored = find_units(raw, spec)
     if not units:
         raise FileNotFoundError(f"{raw}: no {spec.name} sample files found ({ignored} other files ignored); "
-                                f"expected names like {spec.name_format.format(**{k: 1 for k in spec.ranges})}")
+                                f"expected names like {spec.example}")
     if limit is not None:
         units = units[:limit]
     probe = getattr(format_module(spec), "probe_layout", None)
     if probe is not None:
         spec = replace(spec, layout_name=probe(units, spec))
-    protocols = list(spec.protocols) + [p for f in split_files for p in read_split_file(f)]
+    from_files = {p.name: p for f in split_files for p in read_split_file(f)}
+    protocols = [p for p in spec.protocols if p.name not in from_files] + list(from_files.values())
     summary = PrepareSummary(out=Path(out), ignored=ignored)
     job = _Job(spec, TransformParams(frames=frames, align=align), keep_raw)
     workers = workers or os.cpu_count() or 1

@@ -189,4 +189,4 @@ def test_folder_without_samples_is_a_clear_error(tmp_path):
     (tmp_path / "raw" / "notes.txt").write_text("x")
     r = CliRunner().invoke(skel, ["prepare", "ntu60", "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "a.h5")])
     assert r.exit_code == 2 and "no ntu60 sample files found (1 other files ignored)" in r.output
-    assert "S001C001P001R001A001" in r.output and not (tmp_path / "a.h5").exists()
+    assert "S001C001P001R001A001.skeleton" in r.output and not (tmp_path / "a.h5").exists()

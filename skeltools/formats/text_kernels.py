@@ -119,8 +119,8 @@ def read_number(buf, pos, pow10):
                     ndig += 1
                 exp10 -= 1
             pos += 1
-    if not seen_digit:
-        return ERR_NON_NUMERIC, 0.0, 0, False, pos
+    if not seen_digit:  # a sign or point alone: cut short at the end of the file, or garbage
+        return (ERR_TRUNCATED if pos >= n else ERR_NON_NUMERIC), 0.0, 0, False, pos
     if pos < n and (buf[pos] | 32) == 101:  # e / E
         is_int = False
         pos += 1
@@ -128,7 +128,9 @@ def read_number(buf, pos, pow10):
         if pos < n and (buf[pos] == 45 or buf[pos] == 43):
             eneg = buf[pos] == 45
             pos += 1
-        if pos >= n or not (48 <= buf[pos] <= 57):
+        if pos >= n:
+            return ERR_TRUNCATED, 0.0, 0, False, pos
+        if not (48 <= buf[pos] <= 57):
             return ERR_NON_NUMERIC, 0.0, 0, False, pos
         e = 0
         while pos < n and 48 <= buf[pos] <= 57:

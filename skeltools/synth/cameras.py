@@ -9,15 +9,16 @@ from .motion import rot_y
 LIMB_JOINTS_V2 = (5, 6, 7, 21, 22, 9, 10, 11, 23, 24, 13, 14, 15, 17, 18, 19)
 
 
-def camera_pose(yaw_deg: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A camera about 3 m from the scene at the given azimuth, with a small tilt.
+def camera_pose(yaw_deg: float, rng: np.random.Generator, height: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A camera about 3 m from the scene at the given azimuth, with a small tilt (or, with
+    `height`, that high and looking down at the performer).
 
     Returns (R, position) with camera coordinates x_cam = R^T (x_world - position):
     x right, y up, z the depth direction, as Kinect reports them (a proper rotation).
     """
     yaw = np.deg2rad(yaw_deg + rng.uniform(-5, 5))
     dist = rng.uniform(2.6, 3.4)
-    pos = np.array([dist * np.sin(yaw), rng.uniform(0.7, 1.1), dist * np.cos(yaw)])
+    pos = np.array([dist * np.sin(yaw), rng.uniform(0.7, 1.1) if height is None else height, dist * np.cos(yaw)])
     target = np.array([0.0, rng.uniform(0.8, 1.0), 0.0])
     fwd = target - pos
     fwd /= np.linalg.norm(fwd)

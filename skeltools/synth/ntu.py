@@ -1,32 +1,18 @@
 """Synthetic NTU RGB+D `.skeleton` files (FORMATS.md 1.1-1.2), CRLF like the originals."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..manifests import DatasetSpec
-from .cameras import camera_pose, occlude, place_body, to_camera
-from .motion import class_pattern, perform
+from .cameras import to_camera
+from .scenes import SynthResult, pick_actions, record, scene_actors
 
 CAMERA_YAW = {1: -45.0, 2: 0.0, 3: 45.0}   # NTU's three cameras: -45, 0, +45 degrees
 FIRST_BODY_ID = 72057594037927936           # the magnitude of real Kinect v2 body IDs
 JOINT_LINE = " ".join(["{:.7g}"] * 11) + " {:d}"
 JOINT_LINE_EXP = "{:.6e} {:.6e} {:.6e} " + " ".join(["{:.7g}"] * 8) + " {:d}"
-
-
-@dataclass
-class SynthResult:
-    out: Path
-    samples: list[str] = field(default_factory=list)    # valid sample names written
-    broken: dict[str, str] = field(default_factory=dict)  # name -> what is wrong with it
-    ignored: list[str] = field(default_factory=list)     # files that are not samples
-
-
-def pick_actions(n_actions: int, classes: int) -> list[int]:
-    """`classes` action IDs spread evenly over 1..n_actions (so two-person classes are included)."""
-    return sorted({int(round(a)) for a in np.linspace(1, n_actions, max(1, min(classes, n_actions)))})
 
 
 def scene_keys(spec: DatasetSpec, scenes: int, actions: list[int]) -> list[dict]:
@@ -70,32 +56,18 @@ def skeleton_text(frames: list[list[tuple]], rng: np.random.Generator, exp_share
 
 
 def _scene_world(spec: DatasetSpec, key: dict, rng: np.random.Generator) -> list[np.ndarray]:
-    """World-space joint tracks of the actors of one scene (1 or 2)."""
-    parents = np.array(spec.layout.parents)
     frames = int(rng.integers(50, 110))
-    yaw = np.deg2rad(rng.uniform(-30, 30))
-    main = perform(class_pattern(key["action"]), parents, frames, rng, height=rng.uniform(0.9, 1.1))
-    if key["action"] not in spec.two_person_actions:
-        return [place_body(main, yaw, np.zeros(3))]
-    partner = perform(class_pattern(key["action"], role=1), parents, frames, rng,
-                      height=rng.uniform(0.9, 1.1), amplitude=0.4)
-    return [place_body(main, yaw + np.pi / 3, np.array([-0.5, 0.0, 0.0])),
-            place_body(partner, yaw - 2 * np.pi / 3, np.array([0.5, 0.0, 0.0]))]
+    return scene_actors(key["action"], key["action"] in spec.two_person_actions, frames, rng)
 
 
 def _view_frames(spec: DatasetSpec, actors: list[np.ndarray], view: int, rigid: bool,
                  rng: np.random.Generator) -> list[list[tuple]]:
     """What one camera records: actors in its coordinates, plus its own noise bodies and empty frames."""
-    parents = np.array(spec.layout.parents)
-    R, pos = camera_pose(CAMERA_YAW[view], rng)
     frames = len(actors[0])
     J = actors[0].shape[1]
     base_id = FIRST_BODY_ID + int(rng.integers(1000, 9000))
-    tracks = []
-    for a, world in enumerate(actors):
-        cam = to_camera(world, R, pos)
-        cam, state = (cam, np.full(cam.shape[:2], 2, np.int8)) if rigid else occlude(cam, parents, rng)
-        tracks.append((base_id + a, cam, state))
+    recorded, R, pos = record(actors, CAMERA_YAW[view], rigid, rng)
+    tracks = [(base_id + a, cam, state) for a, (cam, state) in enumerate(recorded)]
     out: list[list[tuple]] = [[(bid, cam[t], st[t]) for bid, cam, st in tracks] for t in range(frames)]
     if rng.random() < 0.35:  # a short-lived spurious body (dropped by the length filter)
         start, life = int(rng.integers(0, frames - 12)), int(rng.integers(3, 11))
@@ -140,7 +112,7 @@ def write_ntu(spec: DatasetSpec, out: Path, scenes: int, seed: int, rigid: bool,
     """Write `scenes` scenes x 3 cameras of `.skeleton` files (plus broken and non-sample files)."""
     out.mkdir(parents=True, exist_ok=True)
     res = SynthResult(out=out)
-    actions = pick_actions(spec.ranges["action"][1], classes)
+    actions = pick_actions(list(range(1, spec.ranges["action"][1] + 1)), classes)
     keys = scene_keys(spec, scenes + (1 if broken else 0), actions)
     actors: list[np.ndarray] = []
     for k, key in enumerate(keys[:scenes]):

@@ -1,0 +1,111 @@
+"""N-UCLA Multiview Action3D reader (FORMATS.md section 2).
+
+A sample is a folder `view_N/aXX_sYY_eZZ/` of per-frame files
+`frame_<n>_tc_<tc>_skeletons.txt`, read in numeric frame order. Each frame file holds
+blocks of one integer line plus J lines of `x,y,z,state`; when a frame holds several
+skeletons the one nearest the camera (smallest mean z) is kept. Empty or short frame
+files are dropped (and counted in `RawSample.n_frames` vs the kept frames).
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+from .raw_sample import RawSample, SampleError
+from .text_kernels import ERR_TRUNCATED, MESSAGES, OK, end_line, pow10_table, read_number, skip_blank_lines, skip_number
+from .units import RawUnit
+
+MAX_SKELETONS = 16
+
+
+@njit(cache=True)
+def parse_frame(buf, n_joints, pow10):
+    """Blocks of (header line, n_joints lines of 4 numbers) with commas already blanked.
+
+    Returns (err, err_line, n_skeletons, xyz (MAX_SKELETONS, J, 3)); a block cut short
+    ends the file (err ERR_TRUNCATED with the skeletons before it kept)."""
+    xyz = np.zeros((MAX_SKELETONS, n_joints, 3), np.float32)
+    pos, line = skip_blank_lines(buf, 0, 1)
+    k = 0
+    while pos < buf.shape[0] and k < MAX_SKELETONS:
+        err, _, _, _, pos = read_number(buf, pos, pow10)
+        if err == OK:
+            err, pos, line = end_line(buf, pos, line)
+        if err != OK:
+            return err, line, k, xyz
+        for j in range(n_joints):
+            pos, line = skip_blank_lines(buf, pos, line)
+            if pos >= buf.shape[0]:
+                return ERR_TRUNCATED, line, k, xyz
+            for c in range(3):
+                err, val, _, _, pos = read_number(buf, pos, pow10)
+                if err != OK:
+                    return err, line, k, xyz
+                xyz[k, j, c] = val
+            err, pos = skip_number(buf, pos)   # tracking state
+            if err == OK:
+                err, pos, line = end_line(buf, pos, line)
+            if err != OK:
+                return err, line, k, xyz
+        k += 1
+        pos, line = skip_blank_lines(buf, pos, line)
+    return OK, 0, k, xyz
+
+
+def find_units(raw_dir: Path, spec) -> tuple[list[RawUnit], int]:
+    """Sequence folders `view_N/aXX_sYY_eZZ` (anywhere under raw_dir); files elsewhere are ignored."""
+    view_re = re.compile(spec.extra["view_folder_pattern"])
+    units, ignored = [], 0
+    for root, dirs, files in os.walk(raw_dir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        folder = Path(root)
+        seq, view = spec.name_regex.match(folder.name), view_re.match(folder.parent.name)
+        if seq is None or view is None:
+            ignored += len(files)
+            continue
+        raw = {k: int(v) for k, v in seq.groupdict().items()}
+        fields = {"subject": raw["subject"], "replication": raw["replication"], "view": int(view["view"]),
+                  "action_id": raw["action"]}
+        label = spec.extra["label_map"].get(str(raw["action"]))
+        if label is not None:
+            fields["action"] = label
+        units.append(RawUnit(folder, spec.name_format.format(**{**fields, "action": raw["action"]}), fields))
+    units.sort(key=lambda u: (u.name, str(u.path)))
+    return units, ignored
+
+
+def frame_files(folder: Path, pattern: re.Pattern) -> list[Path]:
+    """The folder's skeleton frame files in numeric frame order (not glob order)."""
+    found = [(int(m["frame"]), fn) for fn in os.listdir(folder) if (m := pattern.match(fn))]
+    return [folder / fn for _, fn in sorted(found)]
+
+
+def read_unit(unit: RawUnit, spec) -> list:
+    if "action" not in unit.fields:
+        raise SampleError(f"action a{unit.fields['action_id']:02d} is not one of N-UCLA's 10 classes "
+                          f"(label_map in data_manifests/datasets/nucla.json)")
+    J = spec.layout.n_joints
+    files = frame_files(unit.path, re.compile(spec.extra["frame_file_pattern"]))
+    if not files:
+        raise SampleError("no frame_<n>_tc_<tc>_skeletons.txt files in the folder")
+    pow10 = pow10_table()
+    kept_frames, kept_xyz = [], []
+    for t, path in enumerate(files):
+        buf = np.frombuffer(path.read_bytes().replace(b",", b" "), dtype=np.uint8)
+        err, line, k, xyz = parse_frame(buf, J, pow10)
+        if err not in (OK, ERR_TRUNCATED):
+            raise SampleError(f"{MESSAGES.get(err, err)} in {path.name} (line {line})")
+        if k == 0:
+            continue  # empty or short frame file: dropped
+        kept_frames.append(t)
+        kept_xyz.append(xyz[np.argmin(xyz[:k, :, 2].mean(axis=1))])
+    if not kept_frames:
+        raise SampleError(f"all frames empty: {len(files)} frame files, none with a whole skeleton")
+    xyz = np.stack(kept_xyz)
+    return [(unit.name, unit.fields, RawSample(frame=np.array(kept_frames, np.int32),
+                                              body_id=np.zeros(len(kept_frames), np.int64), xyz=xyz,
+                                              n_frames=len(files)))]

@@ -1,0 +1,140 @@
+"""PKU-MMD phase 1 and 2 reader (FORMATS.md section 3).
+
+A unit is one untrimmed video: a skeleton file (one line per frame of 150 values, body 2
+all zero when absent) and its label file (`label,start,end,confidence`, 1-based inclusive
+frames). Every labelled interval becomes one sample named `<video>_<instance>`, where the
+instance is the label line's number; views L/M/R are 1/2/3.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+from .raw_sample import RawSample, SampleError
+from .text_kernels import ERR_SHORT_LINE, MESSAGES, NL, OK, end_line, pow10_table, read_number, skip_blank_lines, \
+    skip_number
+from .units import RawUnit, walk_files
+
+
+@njit(cache=True)
+def parse_rows(buf, n_values, max_rows, pow10):
+    """Lines of at least `n_values` numbers (extra values checked, not kept).
+
+    Returns (err, err_line, n_rows, rows (max_rows, n_values))."""
+    rows = np.zeros((max_rows, n_values), np.float32)
+    n = buf.shape[0]
+    pos, line = skip_blank_lines(buf, 0, 1)
+    r = 0
+    while pos < n:
+        if r >= max_rows:
+            return ERR_SHORT_LINE, line, r, rows
+        for c in range(n_values):
+            err, val, _, _, pos = read_number(buf, pos, pow10)
+            if err != OK:
+                return err, line, r, rows
+            rows[r, c] = val
+        while True:
+            err, pos2 = skip_number(buf, pos)
+            if err != OK:
+                break
+            pos = pos2
+        if err != ERR_SHORT_LINE and not (pos >= n or buf[pos] == NL):
+            return err, line, r, rows
+        err, pos, line = end_line(buf, pos, line)
+        if err != OK:
+            return err, line, r, rows
+        r += 1
+        pos, line = skip_blank_lines(buf, pos, line)
+    return OK, 0, r, rows
+
+
+def _is_label(path: Path, spec) -> bool:
+    folders = {f.lower() for f in spec.extra["label_folders"]}
+    return path.suffix == ".label" or path.parent.name.lower() in folders
+
+
+def find_units(raw_dir: Path, spec) -> tuple[list[RawUnit], int]:
+    """Skeleton files paired with their label files by video name (`.txt` in the
+    distributed folders, or `.skeleton` / `.label` side by side)."""
+    letters = spec.extra["view_letters"]
+    label_re = re.compile(spec.file_pattern.replace(r"\.(txt|skeleton)$", r"\.(txt|label)$"))
+    skeletons, labels, ignored = {}, {}, 0
+    for folder, fn in walk_files(raw_dir):
+        path = folder / fn
+        if fn.startswith("."):
+            ignored += 1
+        elif _is_label(path, spec) and (m := label_re.match(fn)):
+            labels[fn.rsplit(".", 1)[0]] = path
+        elif not _is_label(path, spec) and (m := spec.name_regex.match(fn)):
+            fields = {k: int(v) for k, v in m.groupdict().items() if k not in ("view",) and v and v.isdigit()}
+            fields["view"] = letters[m["view"]]
+            skeletons[fn.rsplit(".", 1)[0]] = (path, fields)
+        else:
+            ignored += 1
+    ignored += len(set(labels) - set(skeletons))
+    units = [RawUnit(path, video, fields, (labels.get(video),)) for video, (path, fields) in sorted(skeletons.items())]
+    return units, ignored
+
+
+def read_labels(path: Path) -> list[tuple[int, object]]:
+    """(line number, (label, start, end) or the reason the line is unusable), blank lines skipped."""
+    out = []
+    for k, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.replace(";", ",").split(",")]
+        try:
+            label, start, end = (int(float(p)) for p in parts[:3])
+        except ValueError:
+            out.append((k, f"label file line {k}: not label,start,end,confidence: {line.strip()[:40]!r}"))
+            continue
+        out.append((k, (label, start, end) if len(parts) >= 3 else f"label file line {k}: too few fields"))
+    return out
+
+
+def read_skeleton_rows(path: Path, n_values: int) -> np.ndarray:
+    data = path.read_bytes()
+    buf = np.frombuffer(data, dtype=np.uint8)
+    if not data.strip():
+        raise SampleError("empty skeleton file")
+    max_rows = int(np.count_nonzero(buf == 10)) + 1
+    err, line, n, rows = parse_rows(buf, n_values, max_rows, pow10_table())
+    if err != OK:
+        raise SampleError(f"{MESSAGES.get(err, err)} in the skeleton file (line {line})")
+    return rows[:n]
+
+
+def instance_sample(rows: np.ndarray, start: int, end: int, joints: int) -> RawSample:
+    """Frames start..end (1-based, inclusive) as per-body records; an all-zero body is absent."""
+    seg = rows[start - 1:end].reshape(end - start + 1, -1, joints, 3)
+    present = np.abs(seg).sum(axis=(2, 3)) > 0          # (L, bodies)
+    t, b = np.nonzero(present)
+    return RawSample(frame=t.astype(np.int32), body_id=b.astype(np.int64), xyz=seg[t, b], n_frames=len(seg))
+
+
+def read_unit(unit: RawUnit, spec) -> list:
+    label_path = unit.extra[0] if unit.extra else None
+    if label_path is None:
+        raise SampleError(f"no label file (looked for {unit.name}.txt in {', '.join(spec.extra['label_folders'])} "
+                          "and for a .label file beside the skeleton file)")
+    rows = read_skeleton_rows(unit.path, spec.extra["values_per_frame"])
+    labels = read_labels(label_path)
+    if not labels:
+        raise SampleError("label file holds no instance")
+    out = []
+    for k, item in labels:
+        name = f"{unit.name}_{k:03d}"
+        fields = {**unit.fields, "replication": k}
+        if isinstance(item, str):
+            out.append((name, fields, item))
+            continue
+        label, start, end = item
+        fields["action"] = label
+        if not 1 <= start <= end <= len(rows):
+            out.append((name, fields, f"label interval {start}-{end} outside the skeleton file's {len(rows)} frames"))
+            continue
+        out.append((name, fields, instance_sample(rows, start, end, spec.layout.n_joints)))
+    return out
