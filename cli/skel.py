@@ -47,8 +47,11 @@ def main() -> None:
 @click.option("--split-file", "split_files", multiple=True, type=click.Path(dir_okay=False, exists=True),
               help="An official PKU-MMD split file (cross-subject.txt, cross_view_v2.txt, ...): "
                    "replaces the manifest's protocol of that name (repeatable).")
+@click.option("--compression", default=None,
+              help="HDF5: none (default), lzf, gzip; Zarr: blosc-lz4 (default), zstd, none. "
+                   "See benchmarks/RESULTS.md for sizes and read speeds.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def prepare(dataset, raw, out, frames, no_align, workers, keep_raw, strict, limit, split_files, quiet):
+def prepare(dataset, raw, out, frames, no_align, workers, keep_raw, strict, limit, split_files, compression, quiet):
     """Read every raw file of DATASET under --raw and write one store.
 
     Each sample: main bodies selected and denoised, aligned to its own body frame
@@ -61,7 +64,7 @@ def prepare(dataset, raw, out, frames, no_align, workers, keep_raw, strict, limi
 
     try:
         summary = run(dataset, raw, out, frames=frames, align=not no_align, workers=workers, keep_raw=keep_raw,
-                      limit=limit, progress=not quiet, split_files=split_files)
+                      limit=limit, progress=not quiet, split_files=split_files, compression=compression)
     except (StoreError, FileNotFoundError, ValueError) as e:
         fail(str(e))
     click.echo(summary.text())

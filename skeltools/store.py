@@ -32,6 +32,24 @@ def backend_of(path: str | Path) -> str:
     raise StoreError(f"{path}: unknown store type; use a .h5, .hdf5 or .zarr path")
 
 
+# Compression per backend, by name; None picks the backend's default (chosen by
+# benchmarks/bench_store.py, see benchmarks/RESULTS.md).
+H5_COMPRESSION = {"none": {}, "lzf": {"compression": "lzf", "shuffle": True},
+                  "gzip": {"compression": "gzip", "compression_opts": 1, "shuffle": True}}
+ZARR_COMPRESSION = ("none", "zstd", "blosc-lz4")
+DEFAULT_COMPRESSION = {"hdf5": "none", "zarr": "blosc-lz4"}
+
+
+def compression_names() -> list[str]:
+    return sorted(set(H5_COMPRESSION) | set(ZARR_COMPRESSION))
+
+
+def _zarr_compressors(name: str):
+    from zarr.codecs import BloscCodec, ZstdCodec
+    return {"none": None, "zstd": ZstdCodec(level=1),
+            "blosc-lz4": BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")}[name]
+
+
 class _H5:
     def __init__(self, path: Path, mode: str):
         import h5py
@@ -42,7 +60,7 @@ class _H5:
     def create(self, key: str, shape: tuple, dtype: Any, chunks: tuple, compression: str | None) -> None:
         if dtype is str:
             dtype = self.h5py.string_dtype()
-        opts = {} if compression in (None, "none") else {"compression": compression, "shuffle": True}
+        opts = H5_COMPRESSION[compression or DEFAULT_COMPRESSION["hdf5"]]
         self.f.create_dataset(key, shape=shape, maxshape=(None,) + tuple(shape[1:]), dtype=dtype, chunks=chunks, **opts)
 
     def append(self, key: str, data: np.ndarray) -> None:
@@ -74,7 +92,16 @@ class _H5:
         self.f[key][sel] = data
 
     def rows(self, key: str, idx: np.ndarray) -> np.ndarray:
-        return self.f[key][idx]
+        """Chunk by chunk: h5py's list selection is a point selection, about 4x slower."""
+        ds = self.f[key]
+        step = ds.chunks[0] if ds.chunks else max(1, len(idx))
+        out = np.empty((len(idx),) + ds.shape[1:], ds.dtype)
+        block = idx // step
+        for b in np.unique(block):
+            sel = block == b
+            lo = int(b) * step
+            out[sel] = ds[lo:min(lo + step, ds.shape[0])][idx[sel] - lo]
+        return out
 
     def keys(self, key: str) -> list[str]:
         return sorted(self.f[key].keys()) if key in self.f else []
@@ -89,8 +116,8 @@ class _Zarr:
         self.g = zarr.open_group(str(path), mode=mode, zarr_format=3) if mode == "w" else zarr.open_group(str(path), mode=mode)
 
     def create(self, key: str, shape: tuple, dtype: Any, chunks: tuple, compression: str | None) -> None:
-        opts = {"compressors": None} if compression == "none" else {}
-        self.g.create_array(key, shape=shape, dtype=dtype, chunks=chunks, **opts)
+        compressors = _zarr_compressors(compression or DEFAULT_COMPRESSION["zarr"])
+        self.g.create_array(key, shape=shape, dtype=dtype, chunks=chunks, compressors=compressors)
 
     def append(self, key: str, data: np.ndarray) -> None:
         self.g[key].append(data, axis=0)
@@ -226,6 +253,10 @@ class StoreWriter:
         self.kind = backend_of(self.path)
         self.tmp = self.path.with_name(f".{self.path.stem}.partial-{os.getpid()}{self.path.suffix}")
         self._remove(self.tmp)
+        allowed = H5_COMPRESSION if self.kind == "hdf5" else ZARR_COMPRESSION
+        if compression is not None and compression not in allowed:
+            raise StoreError(f"compression {compression!r} is not available for {self.kind}; "
+                             f"choose from {', '.join(allowed)}")
         self.chunk = chunk_samples
         self.keep_raw = keep_raw
         self._b = _open_backend(self.tmp, "w")

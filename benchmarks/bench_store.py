@@ -1,0 +1,83 @@
+"""Store backends and compression, side by side on one synthetic corpus.
+
+For HDF5 (none, lzf, gzip) and Zarr (none, zstd, blosc-lz4): prepare time (its own
+summary), size on disk, a full sequential read of `poses`, and streamed training batches
+(random scenes x views as sorted row selections, as `focovil train --stream` reads them),
+in samples/s. Ratios are against HDF5 without compression.
+
+    python benchmarks/bench_store.py [--scenes 600] [--workdir bench_out/store]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+VARIANTS = [("h5", "none"), ("h5", "lzf"), ("h5", "gzip"), ("zarr", "none"), ("zarr", "zstd"), ("zarr", "blosc-lz4")]
+
+
+def disk_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def read_all(path: Path) -> float:
+    from skeltools.store import Store
+    start = time.perf_counter()
+    with Store(path) as st:
+        n = len(st)
+        for lo in range(0, n, 1024):
+            st.read("poses", slice(lo, min(n, lo + 1024)))
+    return n / (time.perf_counter() - start)
+
+
+def read_batches(path: Path, batches: int, batch: int, seed: int = 0) -> float:
+    from skeltools.store import Store
+    rng = np.random.default_rng(seed)
+    with Store(path) as st:
+        n = len(st)
+        picks = [np.unique(rng.choice(n, size=min(batch, n), replace=False)) for _ in range(batches)]
+        start = time.perf_counter()
+        rows = sum(len(st.read_rows("poses", p)) for p in picks)
+    return rows / (time.perf_counter() - start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenes", type=int, default=600)
+    ap.add_argument("--batches", type=int, default=40)
+    ap.add_argument("--batch", type=int, default=384, help="rows per streamed batch (128 scenes x 3 views)")
+    ap.add_argument("--workdir", default="bench_out/store")
+    args = ap.parse_args()
+
+    from skeltools.prepare import prepare
+    from skeltools.synth.generate import synth
+
+    work = Path(args.workdir)
+    raw = work / "raw"
+    if not raw.exists():
+        synth("ntu60", raw, scenes=args.scenes, seed=0)
+    prepare("ntu60", raw, work / "warm.h5", workers=1, limit=3, progress=False)
+    rows, base = [], None
+    for kind, comp in VARIANTS:
+        out = work / f"s_{comp}.{kind}"
+        summary = prepare("ntu60", raw, out, workers=os.cpu_count(), compression=comp, progress=False)
+        res = {"store": f"{'HDF5' if kind == 'h5' else 'Zarr'} {comp}", "prepare_s": summary.seconds,
+               "mb": disk_size(out) / 1e6, "seq": read_all(out), "stream": read_batches(out, args.batches, args.batch)}
+        base = base or res
+        rows.append(res)
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    print(f"{summary.written} samples; streamed batches of {args.batch} random rows; ratios vs {base['store']}")
+    print(f"{'store':<16} {'prepare s':>9} {'size MB':>8} {'seq read/s':>11} {'x':>5} {'stream rows/s':>13} {'x':>5}")
+    for r in rows:
+        print(f"{r['store']:<16} {r['prepare_s']:9.2f} {r['mb']:8.1f} {r['seq']:11.0f} {r['seq'] / base['seq']:5.2f} "
+              f"{r['stream']:13.0f} {r['stream'] / base['stream']:5.2f}")
+
+
+if __name__ == "__main__":
+    main()
