@@ -26,10 +26,14 @@ FINETUNE = {"epochs": 50, "batch": 64, "lr": 1e-3, "optimizer": "Adam", "head": 
 
 
 @torch.no_grad()
-def encode(model, x: torch.Tensor, batch: int = 1024) -> np.ndarray:
-    """f_e of every row of x (N, T, C), in batches."""
-    return np.concatenate([model.encode(x[i:i + batch]).float().cpu().numpy() for i in range(0, len(x), batch)]) \
-        if len(x) else np.zeros((0, model.hidden), np.float32)
+def encode(model, x: torch.Tensor, batch: int = 4096) -> np.ndarray:
+    """f_e of every row of x (N, T, C), in batches (bf16 autocast on CUDA), one copy to the host."""
+    if not len(x):
+        return np.zeros((0, model.hidden), np.float32)
+    cuda = x.device.type == "cuda"
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+        feats = torch.cat([model.encode(x[i:i + batch]).float() for i in range(0, len(x), batch)])
+    return feats.cpu().numpy()
 
 
 def purity(labels: np.ndarray, clusters: np.ndarray) -> float:
@@ -37,27 +41,29 @@ def purity(labels: np.ndarray, clusters: np.ndarray) -> float:
     return float(contingency_matrix(labels, clusters).max(axis=0).sum() / len(labels))
 
 
-def cosine_nn(query: np.ndarray, bank: np.ndarray, exclude_self: bool = False, chunk: int = 4096) -> np.ndarray:
-    """Index into `bank` of each query row's nearest neighbour by cosine similarity."""
-    q = torch.nn.functional.normalize(torch.from_numpy(query), dim=1)
-    b = torch.nn.functional.normalize(torch.from_numpy(bank), dim=1)
+def cosine_nn(query: np.ndarray, bank: np.ndarray, exclude_self: bool = False, chunk: int = 4096,
+              device: str | torch.device = "cpu") -> np.ndarray:
+    """Index into `bank` of each query row's nearest neighbour by cosine similarity,
+    computed on `device` in chunks of query rows (bounded memory)."""
+    q = torch.nn.functional.normalize(torch.from_numpy(query).to(device), dim=1)
+    b = torch.nn.functional.normalize(torch.from_numpy(bank).to(device), dim=1)
     out = []
     for lo in range(0, len(q), chunk):
         sim = q[lo:lo + chunk] @ b.T
         if exclude_self:
             sim[torch.arange(len(sim)), torch.arange(lo, lo + len(sim))] = -float("inf")
-        out.append(sim.argmax(1).numpy())
-    return np.concatenate(out)
+        out.append(sim.argmax(1))
+    return torch.cat(out).cpu().numpy()
 
 
-def cross_view_retrieval(feats: np.ndarray, scene: np.ndarray) -> float | None:
+def cross_view_retrieval(feats: np.ndarray, scene: np.ndarray, device: str | torch.device = "cpu") -> float | None:
     """Share of test samples (whose scene has another view in the split) whose nearest
     other sample is the same scene from another view; None when no scene has two views."""
     ids, counts = np.unique(scene, return_counts=True)
     has_pair = np.isin(scene, ids[counts >= 2])
     if not has_pair.any():
         return None
-    nn = cosine_nn(feats, feats, exclude_self=True)
+    nn = cosine_nn(feats, feats, exclude_self=True, device=device)
     return float(np.mean(scene[nn][has_pair] == scene[has_pair]))
 
 
@@ -125,14 +131,14 @@ def evaluate(run: str | Path, store: str | None = None, protocol: str | None = N
         raise ValueError(f"protocol {protocol!r} of {store} has an empty train or test split")
     ftr, fte = encode(model, train.x), encode(model, test.x)
     pred = linear_probe(ftr, train.labels, fte, cfg.seed)
-    nn = cosine_nn(fte, ftr)
+    nn = cosine_nn(fte, ftr, device=device)
     res = {
         "run": str(run), "store": str(store), "protocol": protocol, "preset": cfg.preset,
         "train_samples": len(ftr), "test_samples": len(fte),
         "linear_acc": float(np.mean(pred == test.labels)),
         "knn1_acc": float(np.mean(train.labels[nn] == test.labels)),
         **clustering(fte, test.labels, cfg.seed),
-        "cross_view_retrieval": cross_view_retrieval(fte, test.scene),
+        "cross_view_retrieval": cross_view_retrieval(fte, test.scene, device),
         "linear_probe": {**LINEAR_PROBE, "model": "sklearn LogisticRegression (multinomial softmax layer)"},
         "features": "f_e: last encoder layer, final forward and backward states concatenated",
     }
