@@ -129,7 +129,7 @@ def write_ntu(spec: DatasetSpec, out: Path, scenes: int, seed: int, rigid: bool,
         text = skeleton_text([[(FIRST_BODY_ID, xyz + [0.0, 0.0, 3.0], state)] for xyz in actors[0]], rng)
         extra = keys[scenes]
         subjects = iter(range(spec.ranges["subject"][1], 0, -1))
-        for kind, (content, why) in _broken_files(text).items():
+        for content, why in _broken_files(text).values():
             name = spec.name_format.format(view=1, **{**extra, "subject": next(subjects)})
             (out / f"{name}.skeleton").write_bytes(content.encode())
             res.broken[name] = why

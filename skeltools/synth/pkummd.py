@@ -6,10 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..manifests import DatasetSpec
-from .motion import class_pattern, perform
+from ..manifests import DatasetSpec, load_layout
+from .motion import perform
 from .scenes import SynthResult, pick_actions, record, scene_actors
-from ..manifests import load_layout
 
 CAMERA_YAW = {"L": -45.0, "M": 0.0, "R": 45.0}
 INSTANCES_PER_VIDEO = 4
