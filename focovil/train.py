@@ -24,6 +24,7 @@ from .presets import get_preset
 DATASET_DEFAULTS = {"ntu60": (128, 1.0), "ntu120": (128, 1.0), "uwa3d": (64, 2.0)}
 OTHER_DEFAULTS = (64, 1.0)
 CHECKPOINT = "checkpoint.pt"
+PROGRESS_EVERY = 10  # steps between progress-bar updates of the loss terms
 
 
 @dataclass
@@ -197,7 +198,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         t0, seen = time.perf_counter(), 0
         bar = tqdm(batches.epoch(), total=len(batches), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
                    leave=False)
-        for x in bar:
+        for step, x in enumerate(bar, start=1):
             with autocast:
                 loss, terms = step_loss(net, x, cfg)
             opt.zero_grad(set_to_none=True)
@@ -206,6 +207,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             seen += x.shape[0] * x.shape[1]
             for k, v in {"loss": loss, **terms}.items():  # summed on the device: no per-step sync
                 sums[k] = sums.get(k, 0.0) + v.detach()
+            if progress and step % PROGRESS_EVERY == 0:  # one host sync per PROGRESS_EVERY steps
+                shown = {k: f"{float(v) / step:.3f}" for k, v in sums.items()}
+                bar.set_postfix(shown, samples_s=f"{seen * dist.world / (time.perf_counter() - t0):.0f}")
         sched.step()
         secs = time.perf_counter() - t0
         means = _mean_over_ranks({k: float(v) / len(batches) for k, v in sums.items()}, dist)
