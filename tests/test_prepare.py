@@ -190,3 +190,24 @@ def test_folder_without_samples_is_a_clear_error(tmp_path):
     r = CliRunner().invoke(skel, ["prepare", "ntu60", "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "a.h5")])
     assert r.exit_code == 2 and "no ntu60 sample files found (1 other files ignored)" in r.output
     assert "S001C001P001R001A001.skeleton" in r.output and not (tmp_path / "a.h5").exists()
+
+
+def test_compression_changes_bytes_not_values(rigid_corpus, rigid_store, tmp_path):
+    with Store(rigid_store[0]) as st:
+        ref = st.read("poses")
+    for name, comp in (("a.h5", "lzf"), ("b.zarr", "zstd"), ("c.zarr", "none")):
+        prepare("ntu60", rigid_corpus.out, tmp_path / name, workers=1, compression=comp, keep_raw=True, progress=False)
+        with Store(tmp_path / name) as st:
+            assert np.array_equal(st.read("poses"), ref), name
+    r = CliRunner().invoke(skel, ["prepare", "ntu60", "--raw", str(rigid_corpus.out), "--out", str(tmp_path / "d.zarr"),
+                                  "--compression", "lzf", "--quiet"])
+    assert r.exit_code == 2 and "not available for zarr" in r.output and not (tmp_path / "d.zarr").exists()
+
+
+@pytest.mark.parametrize("dataset", ["ntu120", "nucla", "pkummd1", "pkummd2", "uwa3d"])
+def test_synth_cli_for_every_dataset(dataset, tmp_path):
+    r = CliRunner().invoke(skel, ["synth", dataset, "--out", str(tmp_path / "raw"), "--scenes", "3", "--no-broken"])
+    assert r.exit_code == 0, r.output
+    written = int(r.output.split()[1])
+    s = prepare(dataset, tmp_path / "raw", tmp_path / "s.h5", workers=1, progress=False)
+    assert s.written == written and not s.skipped
