@@ -167,6 +167,8 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     raw = Path(raw)
     if not raw.is_dir():
         raise FileNotFoundError(f"{raw}: not a directory")
+    if not Path(out).resolve().parent.is_dir():
+        raise FileNotFoundError(f"{Path(out).parent}: the folder for --out does not exist")
     units, ignored = find_units(raw, spec)
     if not units:
         raise FileNotFoundError(f"{raw}: no {spec.name} sample files found ({ignored} other files ignored); "
