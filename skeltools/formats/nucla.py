@@ -16,7 +16,8 @@ import numpy as np
 from numba import njit
 
 from .raw_sample import RawSample, SampleError
-from .text_kernels import ERR_TRUNCATED, MESSAGES, OK, end_line, pow10_table, read_number, skip_blank_lines, skip_number
+from .text_kernels import (ERR_TRUNCATED, MESSAGES, OK, end_line, pow10_table, read_floats, read_number,
+                           skip_blank_lines, skip_number)
 from .units import RawUnit
 
 MAX_SKELETONS = 16
@@ -29,6 +30,7 @@ def parse_frame(buf, n_joints, pow10):
     Returns (err, err_line, n_skeletons, xyz (MAX_SKELETONS, J, 3)); a block cut short
     ends the file (err ERR_TRUNCATED with the skeletons before it kept)."""
     xyz = np.zeros((MAX_SKELETONS, n_joints, 3), np.float32)
+    joint_rows = xyz.reshape((MAX_SKELETONS * n_joints, 3))  # a view: row k * n_joints + j
     pos, line = skip_blank_lines(buf, 0, 1)
     k = 0
     while pos < buf.shape[0] and k < MAX_SKELETONS:
@@ -41,12 +43,9 @@ def parse_frame(buf, n_joints, pow10):
             pos, line = skip_blank_lines(buf, pos, line)
             if pos >= buf.shape[0]:
                 return ERR_TRUNCATED, line, k, xyz
-            for c in range(3):
-                err, val, _, _, pos = read_number(buf, pos, pow10)
-                if err != OK:
-                    return err, line, k, xyz
-                xyz[k, j, c] = val
-            err, pos = skip_number(buf, pos)   # tracking state
+            err, pos = read_floats(buf, pos, joint_rows, k * n_joints + j, 3, pow10)
+            if err == OK:
+                err, pos = skip_number(buf, pos)   # tracking state
             if err == OK:
                 err, pos, line = end_line(buf, pos, line)
             if err != OK:

@@ -14,8 +14,8 @@ import numpy as np
 from numba import njit
 
 from .raw_sample import RawSample, SampleError
-from .text_kernels import ERR_SHORT_LINE, MESSAGES, NL, OK, end_line, pow10_table, read_number, skip_blank_lines, \
-    skip_number
+from .text_kernels import (ERR_SHORT_LINE, MESSAGES, NL, OK, end_line, pow10_table, read_floats, skip_blank_lines,
+                           skip_number)
 from .units import RawUnit, walk_files
 
 
@@ -31,11 +31,9 @@ def parse_rows(buf, n_values, max_rows, pow10):
     while pos < n:
         if r >= max_rows:
             return ERR_SHORT_LINE, line, r, rows
-        for c in range(n_values):
-            err, val, _, _, pos = read_number(buf, pos, pow10)
-            if err != OK:
-                return err, line, r, rows
-            rows[r, c] = val
+        err, pos = read_floats(buf, pos, rows, r, n_values, pow10)
+        if err != OK:
+            return err, line, r, rows
         while True:
             err, pos2 = skip_number(buf, pos)
             if err != OK:
@@ -64,11 +62,12 @@ def find_units(raw_dir: Path, spec) -> tuple[list[RawUnit], int]:
     skeletons, labels, ignored = {}, {}, 0
     for folder, fn in walk_files(raw_dir):
         path = folder / fn
+        is_label = _is_label(path, spec)
         if fn.startswith("."):
             ignored += 1
-        elif _is_label(path, spec) and (m := label_re.match(fn)):
+        elif is_label and (m := label_re.match(fn)):
             labels[fn.rsplit(".", 1)[0]] = path
-        elif not _is_label(path, spec) and (m := spec.name_regex.match(fn)):
+        elif not is_label and (m := spec.name_regex.match(fn)):
             fields = {k: int(v) for k, v in m.groupdict().items() if k not in ("view",) and v and v.isdigit()}
             fields["view"] = letters[m["view"]]
             skeletons[fn.rsplit(".", 1)[0]] = (path, fields)

@@ -152,6 +152,18 @@ def read_number(buf, pos, pow10):
 
 
 @njit(cache=True, inline="always")
+def read_floats(buf, pos, out, row, count, pow10):
+    """Parse the next `count` numbers of the current line into out[row, :count]; returns
+    (err, pos). A literal `count` lets the compiler unroll the loop once inlined."""
+    for c in range(count):
+        err, val, _, _, pos = read_number(buf, pos, pow10)
+        if err != OK:
+            return err, pos
+        out[row, c] = val
+    return OK, pos
+
+
+@njit(cache=True, inline="always")
 def skip_number(buf, pos):
     """Step over one field that is validated but not needed (about 3x cheaper than parsing).
 
