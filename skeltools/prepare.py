@@ -137,9 +137,8 @@ def _meta_of(name: str, fields: dict, out) -> dict:
             "replication": fields.get("replication", -1), "frames": out.frames, "bodies": out.bodies}
 
 
-def scene_index(meta: dict, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
-    """meta/scene (in order of first appearance) and the (S, V) views table."""
-    fields = split_fields(meta)
+def scene_index(fields: dict[str, np.ndarray], spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
+    """meta/scene (in order of first appearance) and the (S, V) views table, from `split_fields`."""
     keys = list(zip(*(fields[f] for f in spec.scene_fields)))
     ids: dict = {}
     scene = np.array([ids.setdefault(k, len(ids)) for k in keys], dtype=np.int32)
@@ -200,9 +199,9 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
                 writer.append(result.poses, _meta_of(name, fields, result), result.full)
                 sample_units.append(unit.name)
         bar.close()
-        scene, views = scene_index(writer.meta, spec)
-        writer.meta["scene"] = scene.tolist()
         fields = split_fields(writer.meta, sample_units)
+        scene, views = scene_index(fields, spec)
+        writer.meta["scene"] = scene.tolist()
         splits = {p.name: p.assign(fields[p.field]) for p in protocols}
         attrs = {"dataset": spec.name, "layout": spec.layout.name, "frames": frames, "aligned": bool(align),
                  "n_views": spec.n_views, "classes": spec.classes, "tool_version": __version__}
