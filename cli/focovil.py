@@ -42,10 +42,13 @@ def main() -> None:
               help="bf16 autocast on CUDA (default there), fp32 on the CPU.")
 @click.option("--stream", is_flag=True,
               help="Read each batch from the store instead of holding the split on the device (for big stores).")
+@click.option("--cuda-graph", is_flag=True,
+              help="Capture the whole step (forward, backward, Adam) as one CUDA graph and replay it: removes the "
+                   "kernel-launch cost that bounds small batches. One process, CUDA only; see benchmarks/RESULTS.md.")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
 @click.option("--quiet", is_flag=True)
 def train(store, protocol, out, preset, epochs, batch, hidden, proj, beta, lr, views_per_scene, data_fraction, seed,
-          device, precision, stream, resume, quiet):
+          device, precision, stream, cuda_graph, resume, quiet):
     """Train FoCoViL on the train split of PROTOCOL; checkpoints every epoch.
 
     Several GPUs (or CPU processes): `torchrun --nproc_per_node K -m cli.focovil train ...`
@@ -62,7 +65,8 @@ def train(store, protocol, out, preset, epochs, batch, hidden, proj, beta, lr, v
     precision = precision or ("bf16" if device.startswith("cuda") else "fp32")
     cfg = TrainConfig(store=store, protocol=protocol, out=out, preset=preset, epochs=epochs, batch=batch,
                       hidden=hidden, proj=proj, beta=beta, lr=lr, views_per_scene=views_per_scene,
-                      data_fraction=data_fraction, seed=seed, device=device, precision=precision, stream=stream)
+                      data_fraction=data_fraction, seed=seed, device=device, precision=precision, stream=stream,
+                      cuda_graph=cuda_graph)
     try:
         path = run(cfg, resume=resume, progress=not quiet)
     except (StoreError, ValueError) as e:

@@ -19,6 +19,7 @@ from .data import SceneBatches, load_split
 from .losses import multiview_contrastive_loss, reconstruction_loss
 from .model import FoCoViL, count_parameters, parse_proj
 from .presets import get_preset
+from .step import EagerStep, GraphedStep, configure_optimizer
 
 # Paper settings per dataset (Section 4.2): batch in scenes, and beta (UWA3D's skeletons are noisier).
 DATASET_DEFAULTS = {"ntu60": (128, 1.0), "ntu120": (128, 1.0), "uwa3d": (64, 2.0)}
@@ -49,6 +50,7 @@ class TrainConfig:
     precision: str = "fp32"           # bf16 autocast on CUDA
     detach_focal_weights: bool = True
     stream: bool = False              # read batches from the store instead of a device copy
+    cuda_graph: bool = False          # capture the whole step as one CUDA graph (one process, CUDA only)
     resolved: dict = field(default_factory=dict)
 
     def save(self, path: Path) -> None:
@@ -67,6 +69,8 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
         raise ValueError(f"preset {cfg.preset!r} needs {need}; {cfg.store} is {'aligned' if aligned else 'unaligned'}")
     if cfg.precision == "bf16" and not cfg.device.startswith("cuda"):
         raise ValueError("--precision bf16 is for CUDA; use fp32 on the CPU")
+    if cfg.cuda_graph and not cfg.device.startswith("cuda"):
+        raise ValueError("--cuda-graph is for CUDA devices")
     batch, beta = DATASET_DEFAULTS.get(dataset, OTHER_DEFAULTS)
     cfg.batch = cfg.batch or batch
     cfg.beta = beta if cfg.beta is None else cfg.beta
@@ -161,6 +165,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
+    if cfg.cuda_graph and dist.world > 1:
+        raise ValueError("--cuda-graph runs in one process; under torchrun leave it off")
     device = _start_dist(dist, cfg.device)
     data = load_split(cfg.store, cfg.protocol, "train", device, stream=cfg.stream)
     preset = get_preset(cfg.preset)
@@ -179,6 +185,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         rng = ck["rng"] if dist.main else torch.load(out / f"rng_rank{dist.rank}.pt", weights_only=False)
         _set_rng_state(rng, batches)
         start_epoch, rows = ck["epoch"] + 1, ck["metrics"]
+    configure_optimizer(opt, cfg.cuda_graph)
     net = model
     if dist.world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -191,7 +198,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         print(f"FoCoViL ({cfg.preset}): {count_parameters(model):,} parameters; {batches.n_scenes * dist.world} "
               f"scenes x {batches.k} views, {len(batches)} steps/epoch, batch {batches.scenes_per_batch} scenes"
               + (f" per process x {dist.world}" if dist.world > 1 else ""))
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
+    step_fn = (GraphedStep if cfg.cuda_graph else EagerStep)(net, opt, lambda n, x: step_loss(n, x, cfg),
+                                                             bf16=cfg.precision == "bf16")
     for epoch in range(start_epoch, cfg.epochs):
         net.train()
         sums: dict = {}
@@ -199,21 +207,17 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         bar = tqdm(batches.epoch(), total=len(batches), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
                    leave=False)
         for step, x in enumerate(bar, start=1):
-            with autocast:
-                loss, terms = step_loss(net, x, cfg)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            terms = step_fn(x)
             seen += x.shape[0] * x.shape[1]
-            for k, v in {"loss": loss, **terms}.items():  # summed on the device: no per-step sync
-                sums[k] = sums.get(k, 0.0) + v.detach()
+            for k, v in terms.items():  # summed on the device: no per-step sync
+                sums[k] = sums.get(k, 0.0) + v
             if progress and step % PROGRESS_EVERY == 0:  # one host sync per PROGRESS_EVERY steps
                 shown = {k: f"{float(v) / step:.3f}" for k, v in sums.items()}
                 bar.set_postfix(shown, samples_s=f"{seen * dist.world / (time.perf_counter() - t0):.0f}")
         sched.step()
         secs = time.perf_counter() - t0
         means = _mean_over_ranks({k: float(v) / len(batches) for k, v in sums.items()}, dist)
-        row = {"epoch": epoch + 1, **means, "lr": opt.param_groups[0]["lr"],
+        row = {"epoch": epoch + 1, **means, "lr": float(opt.param_groups[0]["lr"]),
                "samples_per_s": seen * dist.world / secs, "seconds": secs}
         rows.append(row)
         _save(out, model, opt, sched, batches, epoch, rows, cfg, dist)

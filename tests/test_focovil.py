@@ -172,3 +172,58 @@ def test_finetune_and_semi_supervised_eval(small_store, tmp_path):
     res = json.loads(r.output)
     assert res["finetune_acc"] > 0.5 and 0.0 <= res["semi_10pct_acc"] <= 1.0   # chance is 0.1
     assert res["finetune_settings"]["epochs"] == 150 and res["finetune_settings"]["lr"] == 1e-3
+
+
+def _adam_steps(model, opt, n, seed):
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(n):
+        x = torch.randn(5, 4, generator=gen)
+        opt.zero_grad()
+        model(x).square().mean().backward()
+        opt.step()
+
+
+def test_optimizer_switches_between_eager_and_graph_settings_without_changing_training():
+    """A run resumed with the other --cuda-graph setting keeps its learning rate, schedule and Adam state."""
+    from focovil.step import configure_optimizer
+
+    runs = []
+    for switch in (False, True):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(4, 3)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
+        _adam_steps(model, opt, 3, seed=1)
+        if switch:
+            configure_optimizer(opt, cuda_graph=True)
+            lr = opt.param_groups[0]["lr"]
+            assert torch.is_tensor(lr) and opt.param_groups[0]["capturable"]
+            sched.step()
+            assert opt.param_groups[0]["lr"] is lr and lr.item() == pytest.approx(5e-3)  # in place: a graph sees it
+            configure_optimizer(opt, cuda_graph=False)
+            assert isinstance(opt.param_groups[0]["lr"], float) and not opt.param_groups[0]["capturable"]
+        else:
+            sched.step()
+        _adam_steps(model, opt, 3, seed=2)
+        runs.append(model)
+    for p, q in zip(runs[0].parameters(), runs[1].parameters()):
+        assert torch.allclose(p, q, atol=1e-7), (p, q)
+
+
+def test_cuda_graph_needs_cuda(small_store, tmp_path):
+    r = CliRunner().invoke(focovil, ["train", "--store", str(small_store), "--protocol", "xsub", "--out",
+                                     str(tmp_path / "g"), "--device", "cpu", "--cuda-graph", "--hidden", "16"])
+    assert r.exit_code == 2 and "--cuda-graph is for CUDA" in r.output
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+def test_cuda_graph_training_equals_eager(small_store, tmp_path):
+    eager = train(cfg(small_store, tmp_path / "e", device="cuda", epochs=3), progress=False)
+    graph = train(cfg(small_store, tmp_path / "g", device="cuda", epochs=3, cuda_graph=True), progress=False)
+    import pandas as pd
+    a, b = (pd.read_csv(r / "metrics.csv")[["loss", "contrastive", "recon", "lr"]].to_numpy() for r in (eager, graph))
+    assert np.allclose(a, b, rtol=1e-3), (a, b)
+    ma, _ = load_trained(eager, "cuda")
+    mb, _ = load_trained(graph, "cuda")
+    for (k, p), q in zip(ma.state_dict().items(), mb.state_dict().values()):
+        assert torch.allclose(p, q, atol=1e-4), k
