@@ -5,9 +5,15 @@
 (b) the ceiling: the bare network's forward, backward and Adam step on one random device
     tensor at the chosen precision (no sampling, trivial loss);
 (c) our full step: `SceneBatches` sampling on the device + `step_loss` (focal contrastive +
-    reconstruction) + backward + Adam, at the chosen precision.
-Prints view-samples/s for each and the ratios (c)/(a) (target >= 3.5 at 128 scenes on a GPU)
-and (c)/(b) (target >= 0.9).
+    reconstruction) + backward + Adam, at the chosen precision, as `focovil train` runs it.
+On CUDA, (b) and (c) are also run replayed from a CUDA graph (`focovil train --cuda-graph`);
+with --compile, (c) is also run with the loss under torch.compile (the GRUs stay eager:
+dynamo does not trace them). Prints view-samples/s and the ratios (c)/(a) (target >= 3.5 at
+128 scenes on a GPU) and (c)/(b) (target >= 0.9).
+
+Data time: batch sampling from the device-resident split and, with --stream (default on),
+from an HDF5 and a Zarr store of the same samples (`focovil train --stream`), each as a
+share of (c)'s step time (target < 5 % for the resident split).
 
     python benchmarks/bench_train.py                           # CUDA with bf16 when present
     python benchmarks/bench_train.py --device cpu --hidden 128 --scenes 32 --steps 5   # CPU smoke
@@ -15,7 +21,9 @@ and (c)/(b) (target >= 0.9).
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -34,6 +42,34 @@ def throughput(step, steps: int, warmup: int, samples: int, device: torch.device
     return steps * samples / (time.perf_counter() - start)
 
 
+def cycling(batches):
+    """A step-sized draw from SceneBatches that starts a new epoch when one ends."""
+    stream = iter(())
+
+    def draw():
+        nonlocal stream
+        x = next(stream, None)
+        if x is None:
+            stream = batches.epoch()
+            x = next(stream)
+        return x
+    return draw
+
+
+def write_store(path: Path, host_x: np.ndarray, bodies: int) -> None:
+    """The benchmark's samples as a store (poses only matter here), for --stream reads."""
+    from skeltools.store import StoreWriter
+    N, T, C = host_x.shape
+    joints = C // (bodies * 3)
+    poses = host_x.reshape(N, T, bodies, joints, 3).transpose(0, 2, 1, 3, 4)
+    meta = {"name": "x", "label": 0, "view": 1, "scene": 0, "subject": 0, "setup": 0, "replication": 0,
+            "frames": T, "bodies": bodies}
+    with StoreWriter(path, bodies=bodies, frames=T, joints=joints) as w:
+        for p in poses:
+            w.append(np.ascontiguousarray(p), meta)
+        w.commit(attrs={"n_views": 1}, views=np.arange(N), splits={}, skipped=[], scale=1.0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -45,29 +81,42 @@ def main() -> None:
     ap.add_argument("--channels", type=int, default=150)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--compile", action="store_true", help="also time (c) with the loss under torch.compile")
+    ap.add_argument("--no-stream", dest="stream", action="store_false", help="skip the HDF5/Zarr streaming rows")
     args = ap.parse_args()
 
-    from focovil.data import SceneBatches, SplitData
+    from focovil.data import SceneBatches, SplitData, StoreRows
     from focovil.model import FoCoViL
+    from focovil.step import EagerStep, GraphedStep, configure_optimizer
     from focovil.train import TrainConfig, step_loss
 
     device = torch.device(args.device)
-    precision = args.precision or ("bf16" if device.type == "cuda" else "fp32")
+    cuda = device.type == "cuda"
+    bf16 = (args.precision or ("bf16" if cuda else "fp32")) == "bf16"
     I, V, T, C = args.scenes, args.views, args.frames, args.channels
     scenes = I * 8
     rng = np.random.default_rng(0)
     host_x = rng.uniform(-1, 1, size=(scenes * V, T, C)).astype(np.float32)
-    data = SplitData(torch.from_numpy(host_x).to(device), np.zeros(scenes * V, np.int64),
-                     np.repeat(np.arange(scenes), V), np.tile(np.arange(1, V + 1), scenes),
-                     np.arange(scenes * V), 1)
+
+    def split(x) -> SplitData:
+        return SplitData(x, np.zeros(scenes * V, np.int64), np.repeat(np.arange(scenes), V),
+                         np.tile(np.arange(1, V + 1), scenes), np.arange(scenes * V), 1)
+
+    data = split(torch.from_numpy(host_x).to(device))
     cfg = TrainConfig(store="", protocol="", out="", hidden=args.hidden, beta=1.0, batch=I)
     samples = I * V
 
-    def make():
+    def make(cuda_graph: bool = False):
         torch.manual_seed(0)
         model = FoCoViL(C, hidden=args.hidden).to(device)
-        return model, torch.optim.Adam(model.parameters(), lr=1e-4)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+        configure_optimizer(opt, cuda_graph)
+        return model, opt
 
+    def rate(step) -> float:
+        return throughput(step, args.steps, args.warmup, samples, device)
+
+    rates: dict[str, float] = {}
     model, opt = make()
     table = np.arange(scenes * V).reshape(scenes, V)
 
@@ -80,53 +129,54 @@ def main() -> None:
         opt.step()
         loss.item()
 
-    rate_a = throughput(naive, args.steps, args.warmup, samples, device)
+    rates["(a) naive eager fp32 step"] = rate(naive)
 
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=precision == "bf16")
-    model, opt = make()
+    def bare_loss(net, x):
+        _, z, x_hat = net(x)
+        return x_hat.float().mean() + z.float().mean(), {}
+
+    def ours_loss(net, x):
+        return step_loss(net, x, cfg)
+
     fixed = torch.rand(samples, T, C, device=device) * 2 - 1
+    variants = [("(b) bare network ceiling", bare_loss, False, False), ("(c) our full step", ours_loss, False, False)]
+    if cuda:
+        variants += [("(b) bare, CUDA graph", bare_loss, True, False), ("(c) ours, CUDA graph", ours_loss, True, False)]
+    if args.compile:
+        variants.append(("(c) ours, torch.compile loss", ours_loss, False, True))
+    for name, loss_fn, graph, compiled in variants:
+        model, opt = make(graph)
+        if compiled:
+            loss_fn = torch.compile(loss_fn)
+        step = (GraphedStep if graph else EagerStep)(model, opt, loss_fn, bf16=bf16)
+        draw = (lambda: fixed) if name.startswith("(b)") else cycling(SceneBatches(data, I, V, True, seed=0))
+        rates[name] = rate(lambda: step(draw()))
 
-    def bare():
-        with autocast:
-            _, z, x_hat = model(fixed)
-            loss = x_hat.float().mean() + z.float().mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    name = torch.cuda.get_device_name(device) if cuda else "CPU"
+    print(f"{name}: {I} scenes x {V} views, hidden {args.hidden}, T {T}, C {C}; (b), (c) at "
+          f"{'bf16' if bf16 else 'fp32'}")
+    for k, v in rates.items():
+        print(f"{k:<32}: {v:10.1f} view-samples/s")
+    a, b, c = rates["(a) naive eager fp32 step"], rates["(b) bare network ceiling"], rates["(c) our full step"]
+    print(f"(c)/(a) = {c / a:.2f}  (target >= 3.5 on a GPU)   (c)/(b) = {c / b:.2f}  (target >= 0.9)")
+    if cuda:
+        cg, bg = rates["(c) ours, CUDA graph"], rates["(b) bare, CUDA graph"]
+        print(f"with CUDA graphs: (c)/(a) = {cg / a:.2f}   (c)/(b) = {cg / b:.2f}   (c)/(b graphed) = {cg / bg:.2f}   "
+              f"graph speed-up of (c) = {cg / c:.2f}x")
 
-    rate_b = throughput(bare, args.steps, args.warmup, samples, device)
-
-    model, opt = make()
-    batches = SceneBatches(data, I, V, contrastive=True, seed=0)
-    stream = iter(())
-
-    def ours():
-        nonlocal stream
-        x = next(stream, None)
-        if x is None:
-            stream = batches.epoch()
-            x = next(stream)
-        with autocast:
-            loss, _ = step_loss(model, x, cfg)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    rate_c = throughput(ours, args.steps, args.warmup, samples, device)
-
-    def sample_only():
-        nonlocal stream
-        if next(stream, None) is None:
-            stream = batches.epoch()
-
-    data_share = rate_c / throughput(sample_only, args.steps * 10, 3, samples, device)  # = sample time / step time
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    print(f"{name}: {I} scenes x {V} views, hidden {args.hidden}, T {T}, C {C}; (c) at {precision}")
-    print(f"(a) naive eager fp32 step : {rate_a:10.1f} view-samples/s")
-    print(f"(b) bare network ceiling  : {rate_b:10.1f} view-samples/s")
-    print(f"(c) our full step         : {rate_c:10.1f} view-samples/s")
-    print(f"(c)/(a) = {rate_c / rate_a:.2f}  (target >= 3.5 on a GPU)   (c)/(b) = {rate_c / rate_b:.2f}  (target >= 0.9)")
-    print(f"data time (device-resident batch sampling) = {100 * data_share:.2f} % of (c)'s step time (target < 5 %)")
+    sources = {"device-resident": data}
+    tmp = tempfile.TemporaryDirectory(prefix="bench_train_")
+    if args.stream:
+        for suffix in (".h5", ".zarr"):
+            path = Path(tmp.name) / f"s{suffix}"
+            write_store(path, host_x, bodies=2 if C % 6 == 0 else 1)
+            sources[f"--stream {suffix[1:]}"] = split(StoreRows(str(path), np.arange(scenes * V), device))
+    for label, source in sources.items():
+        draw = cycling(SceneBatches(source, I, V, True, seed=0))
+        sample_rate = throughput(draw, args.steps * (10 if label == "device-resident" else 2), 3, samples, device)
+        print(f"data time, {label:<16}: {100 * c / sample_rate:7.2f} % of (c)'s step time "
+              f"({1000 * samples / sample_rate:.2f} ms per batch)" + ("  (target < 5 %)" if label == "device-resident" else ""))
+    tmp.cleanup()
 
 
 if __name__ == "__main__":
