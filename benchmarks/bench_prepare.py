@@ -5,7 +5,7 @@
 (c) the whole `skel prepare` (parse, select, align, resample, write) with 1 and 2
 workers, each in its own process: MB/s, ratio to (a), and peak RSS of the largest process.
 
-    python benchmarks/bench_prepare.py [--scenes 300] [--workdir bench_out]
+    python benchmarks/bench_prepare.py [--scenes 300] [--workdir bench_out] [--raw FOLDER] [--keep]
 """
 from __future__ import annotations
 
@@ -61,13 +61,15 @@ def main() -> None:
     ap.add_argument("--scenes", type=int, default=300)
     ap.add_argument("--workdir", default="bench_out")
     ap.add_argument("--python-files", type=int, default=150, help="files timed with the slow pure-Python reader")
+    ap.add_argument("--raw", default=None, help="an existing NTU-format corpus to use (default: synthesise one)")
+    ap.add_argument("--keep", action="store_true", help="keep the synthesised corpus")
     args = ap.parse_args()
 
     from skeltools.formats.ntu import read_ntu
     from skeltools.synth.generate import synth
 
     work = Path(args.workdir)
-    raw = work / "raw_ntu60"
+    raw = Path(args.raw) if args.raw else work / "raw_ntu60"
     if not raw.exists():
         synth("ntu60", raw, scenes=args.scenes, seed=0)
     files = sorted(raw.glob("S*.skeleton"))
@@ -93,9 +95,10 @@ def main() -> None:
         rate = mb / own
         print(f"(c) prepare, {workers} worker{'s' if workers > 1 else ' '}: {rate:8.1f} MB/s  ratio to (a) "
               f"{rate / py_rate:6.1f}x  ({own:.1f} s in prepare, {wall:.1f} s with interpreter start-up)  "
-              f"peak RSS {rss:5.0f} MB  (5.8 GB NTU-60 extrapolated: {5800 / rate:4.0f} s)")
+              f"peak RSS {rss:5.0f} MB  store {out.stat().st_size / 1e6:.0f} MB  "
+              f"(5.8 GB NTU-60 at this rate: {5800 / rate:4.0f} s)")
         out.unlink()
-    if "--keep" not in sys.argv:
+    if not (args.keep or args.raw):
         shutil.rmtree(raw)
 
 

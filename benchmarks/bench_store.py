@@ -5,7 +5,7 @@ summary), size on disk, a full sequential read of `poses`, and streamed training
 (random scenes x views as sorted row selections, as `focovil train --stream` reads them),
 in samples/s. Ratios are against HDF5 without compression.
 
-    python benchmarks/bench_store.py [--scenes 600] [--workdir bench_out/store]
+    python benchmarks/bench_store.py [--scenes 600] [--workdir bench_out/store] [--raw FOLDER]
 """
 from __future__ import annotations
 
@@ -53,20 +53,22 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=40)
     ap.add_argument("--batch", type=int, default=384, help="rows per streamed batch (128 scenes x 3 views)")
     ap.add_argument("--workdir", default="bench_out/store")
+    ap.add_argument("--raw", default=None, help="an existing NTU-format corpus to use (default: synthesise one)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count())
     args = ap.parse_args()
 
     from skeltools.prepare import prepare
     from skeltools.synth.generate import synth
 
     work = Path(args.workdir)
-    raw = work / "raw"
+    raw = Path(args.raw) if args.raw else work / "raw"
     if not raw.exists():
         synth("ntu60", raw, scenes=args.scenes, seed=0)
     prepare("ntu60", raw, work / "warm.h5", workers=1, limit=3, progress=False)
     rows, base = [], None
     for kind, comp in VARIANTS:
         out = work / f"s_{comp}.{kind}"
-        summary = prepare("ntu60", raw, out, workers=os.cpu_count(), compression=comp, progress=False)
+        summary = prepare("ntu60", raw, out, workers=args.workers, compression=comp, progress=False)
         res = {"store": f"{'HDF5' if kind == 'h5' else 'Zarr'} {comp}", "prepare_s": summary.seconds,
                "mb": disk_size(out) / 1e6, "seq": read_all(out), "stream": read_batches(out, args.batches, args.batch)}
         base = base or res
