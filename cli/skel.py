@@ -115,7 +115,10 @@ def synth(dataset, out, scenes, seed, classes, rigid, no_broken):
     """
     from skeltools.synth.generate import synth as run
 
-    res = run(dataset, out, scenes=scenes, seed=seed, rigid=rigid, classes=classes, broken=not no_broken)
+    try:
+        res = run(dataset, out, scenes=scenes, seed=seed, rigid=rigid, classes=classes, broken=not no_broken)
+    except (ValueError, OSError) as e:
+        fail(str(e))
     click.echo(f"wrote {len(res.samples)} samples ({scenes} scenes), {len(res.broken)} broken or listed files "
                f"and {len(res.ignored)} non-sample files to {os.fspath(res.out)}")
 

@@ -1,6 +1,7 @@
 """Synthetic NTU RGB+D `.skeleton` files (FORMATS.md 1.1-1.2), CRLF like the originals."""
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -16,16 +17,35 @@ JOINT_LINE_EXP = "{:.6e} {:.6e} {:.6e} " + " ".join(["{:.7g}"] * 8) + " {:d}"
 
 
 def scene_keys(spec: DatasetSpec, scenes: int, actions: list[int]) -> list[dict]:
-    """Distinct (setup, subject, replication, action) tuples whose files are not on the missing list."""
+    """Distinct (setup, subject, replication, action) tuples whose files are not on the missing list.
+
+    The first keys spread over setups, odd subjects and both replications; once those
+    repeat, every other combination follows, so no two scenes share a file name (a repeat
+    would overwrite files). More scenes than the names allow is an error."""
     S, P = spec.ranges["setup"][1], spec.ranges["subject"][1]
-    keys, m = [], 0
-    while len(keys) < scenes:
-        for a in actions:
-            key = {"setup": 1 + m % S, "subject": 1 + (2 * m) % P, "replication": 1 + (m // P) % 2, "action": a}
-            names = [spec.name_format.format(view=v, **key) for v in CAMERA_YAW]
-            if not any(n in spec.missing for n in names) and len(keys) < scenes:
-                keys.append(key)
-        m += 1
+
+    def spread():
+        for m in range(S * P * 2):
+            for a in actions:
+                yield {"setup": 1 + m % S, "subject": 1 + (2 * m) % P, "replication": 1 + (m // P) % 2, "action": a}
+
+    def every():
+        for rep, subject, setup in itertools.product((1, 2), range(1, P + 1), range(1, S + 1)):
+            for a in actions:
+                yield {"setup": setup, "subject": subject, "replication": rep, "action": a}
+
+    keys: list[dict] = []
+    seen: set[tuple] = set()
+    for key in itertools.chain(spread(), every()):
+        if len(keys) == scenes:
+            break
+        names = [spec.name_format.format(view=v, **key) for v in CAMERA_YAW]
+        if tuple(key.values()) not in seen and not any(n in spec.missing for n in names):
+            seen.add(tuple(key.values()))
+            keys.append(key)
+    if len(keys) < scenes:
+        raise ValueError(f"{spec.name} file names allow {len(keys)} scenes with {len(actions)} classes; "
+                         f"ask for fewer --scenes or more --classes")
     return keys
 
 
