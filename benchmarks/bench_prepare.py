@@ -69,6 +69,7 @@ def main() -> None:
     from skeltools.synth.generate import synth
 
     work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
     raw = Path(args.raw) if args.raw else work / "raw_ntu60"
     if not raw.exists():
         synth("ntu60", raw, scenes=args.scenes, seed=0)

@@ -227,3 +227,13 @@ def test_ntu_synth_scene_names_never_repeat(tmp_path):
     r = CliRunner().invoke(skel, ["synth", "ntu60", "--out", str(tmp_path / "raw"), "--scenes", "2000",
                                   "--classes", "1"])
     assert r.exit_code == 2 and "ask for fewer --scenes or more --classes" in r.output
+
+
+def test_read_rows_equals_fancy_indexing_for_every_backend(rigid_corpus, tmp_path):
+    """Streamed training reads rows this way: single rows, runs across chunk borders, compressed or not."""
+    idx = np.array([0, 1, 2, 5, 63, 64, 65, 70, 71, 89])
+    for name, comp in (("a.h5", "none"), ("b.h5", "lzf"), ("c.zarr", "blosc-lz4")):
+        prepare("ntu60", rigid_corpus.out, tmp_path / name, workers=1, compression=comp, progress=False)
+        with Store(tmp_path / name) as st:
+            assert len(st) > idx.max()
+            assert np.array_equal(st.read_rows("poses", idx), st.read("poses")[idx]), name
