@@ -41,7 +41,8 @@ def main() -> None:
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default=None,
               help="bf16 autocast on CUDA (default there), fp32 on the CPU.")
 @click.option("--stream", is_flag=True,
-              help="Read each batch from the store instead of holding the split on the device (for big stores).")
+              help="Read each batch from the store instead of holding the split on the device (for splits that do "
+                   "not fit; fastest from an uncompressed HDF5 store).")
 @click.option("--cuda-graph", is_flag=True,
               help="Capture the whole step (forward, backward, Adam) as one CUDA graph and replay it: removes the "
                    "kernel-launch cost that bounds small batches. One process, CUDA only; see benchmarks/RESULTS.md.")

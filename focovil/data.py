@@ -1,10 +1,11 @@
 """A protocol's split as scenes x views batches.
 
 By default the split's samples are read once into a (N, T, C) tensor on the device
-(NTU-120 at 50 frames is about 340 MB in fp32) and each batch of I scenes x K views is
-drawn there with a seeded generator, so a step needs no host work. With `stream=True`
-the samples stay in the store and each batch reads its rows (one sorted selection,
-through h5py's chunk cache or zarr) and moves them to the device.
+(all of NTU-120 at 50 frames is about 3.4 GB in fp32) and each batch of I scenes x K views
+is drawn there with a seeded generator, so a step needs no host work. With `stream=True`
+the samples stay in the store and each batch reads its rows (one sorted selection; runs
+of rows read in place from uncompressed HDF5, whole chunks decoded otherwise) and moves
+them to the device.
 
 Scenes with fewer than 2 views in the split cannot form a positive pair: contrastive
 presets leave them out; reconstruction-only presets use every sample, each as a one-view
