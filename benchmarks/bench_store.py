@@ -47,6 +47,39 @@ def read_batches(path: Path, batches: int, batch: int, seed: int = 0) -> float:
     return rows / (time.perf_counter() - start)
 
 
+def zarr_chunk_trial(h5_store: Path, work: Path, batches: int, batch: int) -> None:
+    """Blosc-lz4 Zarr copies of `poses` with smaller chunks, or 64-sample shards of small inner
+    chunks: does a smaller decode unit make streamed rows cheaper?"""
+    import zarr
+    from zarr.codecs import BloscCodec
+    from skeltools.store import Store
+    with Store(h5_store) as st:
+        data = st.read("poses")
+    frame = data.shape[1:]
+    print(f"zarr chunk trial on {len(data)} samples (blosc-lz4):")
+    for chunk, shard in ((64, None), (16, None), (8, None), (8, 64), (1, 64)):
+        path = work / f"trial_{chunk}_{shard}.zarr"
+        arr = zarr.open_group(str(path), mode="w", zarr_format=3).create_array(
+            "poses", shape=(0,) + frame, dtype=np.float32, chunks=(chunk,) + frame,
+            shards=(shard,) + frame if shard else None,
+            compressors=BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"))
+        for lo in range(0, len(data), 64):
+            arr.append(data[lo:lo + 64], axis=0)
+        arr = zarr.open_group(str(path), mode="r")["poses"]
+        start = time.perf_counter()
+        for lo in range(0, len(data), 1024):
+            arr[lo:lo + 1024]
+        seq = len(data) / (time.perf_counter() - start)
+        rng = np.random.default_rng(0)
+        picks = [np.unique(rng.choice(len(data), size=min(batch, len(data)), replace=False)) for _ in range(batches)]
+        start = time.perf_counter()
+        rows = sum(len(arr.oindex[p]) for p in picks)
+        stream = rows / (time.perf_counter() - start)
+        print(f"  chunks {chunk:>2}{f' in shards of {shard}' if shard else '':<15} {disk_size(path) / 1e6:7.1f} MB  "
+              f"seq {seq:8.0f} samples/s  stream {stream:7.0f} rows/s")
+        shutil.rmtree(path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenes", type=int, default=600)
@@ -55,6 +88,7 @@ def main() -> None:
     ap.add_argument("--workdir", default="bench_out/store")
     ap.add_argument("--raw", default=None, help="an existing NTU-format corpus to use (default: synthesise one)")
     ap.add_argument("--workers", type=int, default=os.cpu_count())
+    ap.add_argument("--chunk-trial", action="store_true", help="also time Zarr with smaller chunks and with shards")
     args = ap.parse_args()
 
     from skeltools.prepare import prepare
@@ -74,6 +108,8 @@ def main() -> None:
                "mb": disk_size(out) / 1e6, "seq": read_all(out), "stream": read_batches(out, args.batches, args.batch)}
         base = base or res
         rows.append(res)
+        if args.chunk_trial and (kind, comp) == ("h5", "none"):
+            zarr_chunk_trial(out, work, args.batches, args.batch)
         shutil.rmtree(out) if out.is_dir() else out.unlink()
     print(f"{summary.written} samples; streamed batches of {args.batch} random rows; ratios vs {base['store']}")
     print(f"{'store':<16} {'prepare s':>9} {'size MB':>8} {'seq read/s':>11} {'x':>5} {'stream rows/s':>13} {'x':>5}")
