@@ -65,7 +65,6 @@ class GraphedStep:
         if not all(g.get("capturable") for g in opt.param_groups):
             raise ValueError("CUDA graph capture needs configure_optimizer(opt, cuda_graph=True) first")
         self.eager = EagerStep(net, opt, loss_fn, bf16, autocast_cache=False)
-        self.net, self.opt = net, opt
         self.graph: torch.cuda.CUDAGraph | None = None
         self.static_x: torch.Tensor | None = None
         self.static_out: dict[str, torch.Tensor] = {}
@@ -89,18 +88,19 @@ class GraphedStep:
                 self.eager(self.static_x)
         torch.cuda.current_stream().wait_stream(side)
         self._restore(saved)
-        self.opt.zero_grad(set_to_none=True)  # backward in the graph allocates .grad from its pool
+        net, opt = self.eager.net, self.eager.opt
+        opt.zero_grad(set_to_none=True)  # backward in the graph allocates .grad from its pool
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph, stream=side):  # the warm-up's stream: cuDNN/cuBLAS workspaces exist
             with self.eager.autocast:
-                loss, terms = self.eager.loss_fn(self.net, self.static_x)
+                loss, terms = self.eager.loss_fn(net, self.static_x)
             loss.backward()
-            self.opt.step()
+            opt.step()
         self.static_out = {"loss": loss.detach(), **{k: v.detach() for k, v in terms.items()}}
 
     def _snapshot(self) -> dict:
-        params = {p: p.detach().clone() for p in self.net.parameters()}
-        state = {p: {k: v.clone() for k, v in s.items() if torch.is_tensor(v)} for p, s in self.opt.state.items()}
+        params = {p: p.detach().clone() for p in self.eager.net.parameters()}
+        state = {p: {k: v.clone() for k, v in s.items() if torch.is_tensor(v)} for p, s in self.eager.opt.state.items()}
         return {"params": params, "state": state}
 
     @torch.no_grad()
@@ -108,7 +108,7 @@ class GraphedStep:
         """Undo the warm-up in place (the graph must see the same tensors it will update)."""
         for p, value in saved["params"].items():
             p.copy_(value)
-        for p, s in self.opt.state.items():
+        for p, s in self.eager.opt.state.items():
             before = saved["state"].get(p, {})
             for k, v in s.items():
                 if not torch.is_tensor(v):
