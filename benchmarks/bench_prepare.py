@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from corpus import add_corpus_options, ntu60_corpus
+
 
 def pure_python_read(path: Path) -> int:
     """The reader the public pipelines copy: one readline/split/float at a time."""
@@ -58,21 +60,14 @@ def prepare_in_child(raw: Path, out: Path, workers: int) -> tuple[float, float, 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scenes", type=int, default=300)
-    ap.add_argument("--workdir", default="bench_out")
+    add_corpus_options(ap, scenes=300, workdir="bench_out")
     ap.add_argument("--python-files", type=int, default=150, help="files timed with the slow pure-Python reader")
-    ap.add_argument("--raw", default=None, help="an existing NTU-format corpus to use (default: synthesise one)")
     ap.add_argument("--keep", action="store_true", help="keep the synthesised corpus")
     args = ap.parse_args()
 
     from skeltools.formats.ntu import read_ntu
-    from skeltools.synth.generate import synth
 
-    work = Path(args.workdir)
-    work.mkdir(parents=True, exist_ok=True)
-    raw = Path(args.raw) if args.raw else work / "raw_ntu60"
-    if not raw.exists():
-        synth("ntu60", raw, scenes=args.scenes, seed=0)
+    work, raw = ntu60_corpus(args, "raw_ntu60")
     files = sorted(raw.glob("S*.skeleton"))
     mb = sum(p.stat().st_size for p in files) / 1e6
     print(f"corpus: {len(files)} files, {mb:.1f} MB ({raw})")

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from corpus import add_corpus_options, ntu60_corpus
+
 VARIANTS = [("h5", "none"), ("h5", "lzf"), ("h5", "gzip"), ("zarr", "none"), ("zarr", "zstd"), ("zarr", "blosc-lz4")]
 
 
@@ -82,23 +84,16 @@ def zarr_chunk_trial(h5_store: Path, work: Path, batches: int, batch: int) -> No
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scenes", type=int, default=600)
+    add_corpus_options(ap, scenes=600, workdir="bench_out/store")
     ap.add_argument("--batches", type=int, default=40)
     ap.add_argument("--batch", type=int, default=384, help="rows per streamed batch (128 scenes x 3 views)")
-    ap.add_argument("--workdir", default="bench_out/store")
-    ap.add_argument("--raw", default=None, help="an existing NTU-format corpus to use (default: synthesise one)")
     ap.add_argument("--workers", type=int, default=os.cpu_count())
     ap.add_argument("--chunk-trial", action="store_true", help="also time Zarr with smaller chunks and with shards")
     args = ap.parse_args()
 
     from skeltools.prepare import prepare
-    from skeltools.synth.generate import synth
 
-    work = Path(args.workdir)
-    work.mkdir(parents=True, exist_ok=True)
-    raw = Path(args.raw) if args.raw else work / "raw"
-    if not raw.exists():
-        synth("ntu60", raw, scenes=args.scenes, seed=0)
+    work, raw = ntu60_corpus(args, "raw")
     prepare("ntu60", raw, work / "warm.h5", workers=1, limit=3, progress=False)
     rows, base = [], None
     for kind, comp in VARIANTS:
