@@ -13,10 +13,13 @@ dynamo does not trace them). Prints view-samples/s and the ratios (c)/(a) (targe
 
 Data time: batch sampling from the device-resident split and, with --stream (default on),
 from an HDF5 and a Zarr store of the same samples (`focovil train --stream`), each as a
-share of (c)'s step time (target < 5 % for the resident split).
+share of (c)'s step time (target < 5 % for the resident split); then (c) itself fed from
+each store, with each batch read in line and read ahead on a thread (as `--stream` does).
 
     python benchmarks/bench_train.py                           # CUDA with bf16 when present
     python benchmarks/bench_train.py --device cpu --hidden 128 --scenes 32 --steps 5   # CPU smoke
+    python benchmarks/bench_train.py --device cpu --hidden 128 --scenes 32 --steps 40 --threads 1 --rounds 5
+                                     # --stream read-ahead on the CPU, one core left to the reader
 """
 from __future__ import annotations
 
@@ -42,15 +45,15 @@ def throughput(step, steps: int, warmup: int, samples: int, device: torch.device
     return steps * samples / (time.perf_counter() - start)
 
 
-def cycling(batches):
-    """A step-sized draw from SceneBatches that starts a new epoch when one ends."""
+def cycling(epoch):
+    """A step-sized draw from `epoch()` (e.g. SceneBatches.epoch) that starts a new epoch when one ends."""
     stream = iter(())
 
     def draw():
         nonlocal stream
         x = next(stream, None)
         if x is None:
-            stream = batches.epoch()
+            stream = epoch()
             x = next(stream)
         return x
     return draw
@@ -83,14 +86,20 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--compile", action="store_true", help="also time (c) with the loss under torch.compile")
     ap.add_argument("--no-stream", dest="stream", action="store_false", help="skip the HDF5/Zarr streaming rows")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of the streamed-step rows")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch CPU threads (on a CPU run, fewer than the cores leaves one to the reader "
+                         "thread, as a GPU host has while the GPU computes)")
     args = ap.parse_args()
 
-    from focovil.data import SceneBatches, SplitData, StoreRows
+    from focovil.data import SceneBatches, SplitData, StoreRows, reader_has_a_core
     from focovil.model import FoCoViL
     from focovil.step import EagerStep, GraphedStep, configure_optimizer
     from focovil.train import TrainConfig, step_loss
 
     device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cuda = device.type == "cuda"
     bf16 = (args.precision or ("bf16" if cuda else "fp32")) == "bf16"
     I, V, T, C = args.scenes, args.views, args.frames, args.channels
@@ -149,7 +158,7 @@ def main() -> None:
         if compiled:
             loss_fn = torch.compile(loss_fn)
         step = (GraphedStep if graph else EagerStep)(model, opt, loss_fn, bf16=bf16)
-        draw = (lambda: fixed) if name.startswith("(b)") else cycling(SceneBatches(data, I, V, True, seed=0))
+        draw = (lambda: fixed) if name.startswith("(b)") else cycling(SceneBatches(data, I, V, True, seed=0).epoch)
         rates[name] = rate(lambda: step(draw()))
 
     name = torch.cuda.get_device_name(device) if cuda else "CPU"
@@ -172,10 +181,27 @@ def main() -> None:
             write_store(path, host_x, bodies=2 if C % 6 == 0 else 1)
             sources[f"--stream {suffix[1:]}"] = split(StoreRows(str(path), np.arange(scenes * V), device))
     for label, source in sources.items():
-        draw = cycling(SceneBatches(source, I, V, True, seed=0))
+        draw = cycling(SceneBatches(source, I, V, True, seed=0).epoch)
         sample_rate = throughput(draw, args.steps * (10 if label == "device-resident" else 2), 3, samples, device)
         print(f"data time, {label:<16}: {100 * c / sample_rate:7.2f} % of (c)'s step time "
               f"({1000 * samples / sample_rate:.2f} ms per batch)" + ("  (target < 5 %)" if label == "device-resident" else ""))
+    if len(sources) > 1:
+        feeds = {"device-resident": cycling(SceneBatches(data, I, V, True, seed=0).epoch)}
+        for label, source in list(sources.items())[1:]:
+            for how, ahead in (("read in line", False), ("read ahead", True)):
+                feeds[f"{label}, {how}"] = cycling(SceneBatches(source, I, V, True, seed=0, read_ahead=ahead).epoch)
+        model, opt = make()
+        step = EagerStep(model, opt, ours_loss, bf16=bf16)
+        runs: dict[str, list[float]] = {k: [] for k in feeds}
+        for _ in range(args.rounds):  # rounds alternate the feeds so drifts of the machine hit all alike
+            for label, draw in feeds.items():
+                runs[label].append(rate(lambda: step(draw())))
+        ref = float(np.median(runs["device-resident"]))
+        print(f"(c) fed from each source, median of {args.rounds} alternating rounds, torch threads "
+              f"{torch.get_num_threads()}:")
+        for label, r in runs.items():
+            print(f"  {label:<32}: {np.median(r):10.1f} view-samples/s = {np.median(r) / ref:.3f} of device-resident")
+        print(f"  (`focovil train --stream` reads {'ahead' if reader_has_a_core(device) else 'in line'} here)")
     tmp.cleanup()
 
 

@@ -136,6 +136,48 @@ def test_streamed_training_equals_device_resident(rigid_corpus, small_store, tmp
         assert torch.equal(p, q), k
 
 
+def test_epoch_visits_every_scene_once_with_distinct_views(small_store):
+    from focovil.data import SceneBatches, load_split
+    data = load_split(str(small_store), "xsub", "train")
+    batches = SceneBatches(data, 4, 2, contrastive=True, seed=5)
+    picks = batches.epoch_picks().numpy()
+    assert picks.shape == (len(batches), 4, 2) and len(batches) == batches.n_scenes // 4
+    flat = picks.reshape(-1, 2)
+    scenes = data.scene[flat]
+    assert (scenes[:, 0] == scenes[:, 1]).all() and (data.views[flat[:, 0]] != data.views[flat[:, 1]]).all()
+    assert len(np.unique(scenes[:, 0])) == len(flat)  # no scene twice in an epoch
+
+
+@pytest.mark.parametrize("read_ahead", [False, True])
+def test_streamed_batches_equal_device_resident_ones(small_store, read_ahead):
+    import threading
+    from focovil.data import SceneBatches, load_split
+    resident = load_split(str(small_store), "xsub", "train")
+    streamed = load_split(str(small_store), "xsub", "train", stream=True)
+    a = list(SceneBatches(resident, 4, 2, contrastive=True, seed=7).epoch())
+    b = list(SceneBatches(streamed, 4, 2, contrastive=True, seed=7, read_ahead=read_ahead).epoch())
+    assert len(a) == len(b) > 2 and all(torch.equal(x, y) for x, y in zip(a, b))
+    threads = threading.active_count()
+    epoch = SceneBatches(streamed, 4, 2, contrastive=True, seed=7, read_ahead=read_ahead).epoch()
+    assert torch.equal(next(epoch), a[0])
+    epoch.close()  # a loop left early stops its reader thread
+    assert threading.active_count() == threads
+
+
+def test_reader_thread_only_where_a_core_is_free():
+    import os
+    from focovil.data import reader_has_a_core
+    threads, cores = torch.get_num_threads(), len(os.sched_getaffinity(0))
+    try:
+        torch.set_num_threads(1)
+        assert reader_has_a_core(torch.device("cuda"))
+        assert reader_has_a_core(torch.device("cpu")) == (cores > 1)
+        torch.set_num_threads(cores)
+        assert not reader_has_a_core(torch.device("cpu"))
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.mark.slow
 def test_ddp_two_gloo_processes(small_store, tmp_path):
     import os
