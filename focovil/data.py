@@ -80,11 +80,12 @@ class StoreRows:
 
 def reader_has_a_core(device: torch.device) -> bool:
     """Whether a reader thread can run beside the step: the host idles while a GPU computes;
-    on the CPU only when torch leaves a core free (measured: competing for cores costs 2-4 %)."""
+    on the CPU only when torch leaves a core free (measured: competing for cores costs 2-4 %),
+    counting the other processes torchrun started on this machine."""
     if device.type == "cuda":
         return True
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return torch.get_num_threads() < cores
+    return torch.get_num_threads() < cores // int(os.environ.get("LOCAL_WORLD_SIZE", 1))
 
 
 @dataclass

@@ -164,7 +164,7 @@ def test_streamed_batches_equal_device_resident_ones(small_store, read_ahead):
     assert threading.active_count() == threads
 
 
-def test_reader_thread_only_where_a_core_is_free():
+def test_reader_thread_only_where_a_core_is_free(monkeypatch):
     import os
     from focovil.data import reader_has_a_core
     threads, cores = torch.get_num_threads(), len(os.sched_getaffinity(0))
@@ -173,6 +173,9 @@ def test_reader_thread_only_where_a_core_is_free():
         assert reader_has_a_core(torch.device("cuda"))
         assert reader_has_a_core(torch.device("cpu")) == (cores > 1)
         torch.set_num_threads(cores)
+        assert not reader_has_a_core(torch.device("cpu"))
+        torch.set_num_threads(1)
+        monkeypatch.setenv("LOCAL_WORLD_SIZE", str(cores))  # torchrun: one process per core
         assert not reader_has_a_core(torch.device("cpu"))
     finally:
         torch.set_num_threads(threads)
