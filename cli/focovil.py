@@ -42,7 +42,8 @@ def main() -> None:
               help="bf16 autocast on CUDA (default there), fp32 on the CPU.")
 @click.option("--stream", is_flag=True,
               help="Read each batch from the store instead of holding the split on the device (for splits that do "
-                   "not fit; fastest from an uncompressed HDF5 store).")
+                   "not fit; fastest from an uncompressed HDF5 store). Beside a GPU the next batch is read while "
+                   "the current one trains.")
 @click.option("--cuda-graph", is_flag=True,
               help="Capture the whole step (forward, backward, Adam) as one CUDA graph and replay it: removes the "
                    "kernel-launch cost that bounds small batches. One process, CUDA only; see benchmarks/RESULTS.md.")
