@@ -34,7 +34,7 @@ def flatten_poses(x: np.ndarray) -> np.ndarray:
 
 
 class StoreRows:
-    """The split's rows read from the store on demand, indexed like the device tensor."""
+    """The split's rows read from the store on demand, batch by batch (see `batches`)."""
 
     def __init__(self, store: str, index: np.ndarray, device: torch.device):
         self.store = Store(store)
@@ -45,11 +45,6 @@ class StoreRows:
 
     def __len__(self) -> int:
         return self.shape[0]
-
-    def __getitem__(self, pick) -> torch.Tensor:
-        if isinstance(pick, slice):
-            pick = torch.arange(len(self))[pick]
-        return self.to_device(self.host(np.asarray(pick.cpu())))
 
     def host(self, pick: np.ndarray) -> torch.Tensor:
         """The rows of split-local indices `pick` (any shape) on the host, pinned when bound for CUDA."""
