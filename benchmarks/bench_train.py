@@ -132,7 +132,7 @@ def main() -> None:
     def naive():
         rows = table[rng.choice(scenes, I, replace=False)]
         x = torch.from_numpy(host_x[rows]).to(device)
-        loss, _ = step_loss(model, x, cfg)
+        loss, _ = step_loss(model, x, torch.ones(I, V, dtype=torch.bool, device=device), cfg)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -140,14 +140,14 @@ def main() -> None:
 
     rates["(a) naive eager fp32 step"] = rate(naive)
 
-    def bare_loss(net, x):
+    def bare_loss(net, x, mask):
         _, z, x_hat = net(x)
         return x_hat.float().mean() + z.float().mean(), {}
 
-    def ours_loss(net, x):
-        return step_loss(net, x, cfg)
+    def ours_loss(net, x, mask):
+        return step_loss(net, x, mask, cfg)
 
-    fixed = torch.rand(samples, T, C, device=device) * 2 - 1
+    fixed = (torch.rand(samples, T, C, device=device) * 2 - 1, torch.ones(samples, dtype=torch.bool, device=device))
     variants = [("(b) bare network ceiling", bare_loss, False, False), ("(c) our full step", ours_loss, False, False)]
     if cuda:
         variants += [("(b) bare, CUDA graph", bare_loss, True, False), ("(c) ours, CUDA graph", ours_loss, True, False)]
@@ -159,7 +159,7 @@ def main() -> None:
             loss_fn = torch.compile(loss_fn)
         step = (GraphedStep if graph else EagerStep)(model, opt, loss_fn, bf16=bf16)
         draw = (lambda: fixed) if name.startswith("(b)") else cycling(SceneBatches(data, I, V, True, seed=0).epoch)
-        rates[name] = rate(lambda: step(draw()))
+        rates[name] = rate(lambda: step(*draw()))
 
     name = torch.cuda.get_device_name(device) if cuda else "CPU"
     print(f"{name}: {I} scenes x {V} views, hidden {args.hidden}, T {T}, C {C}; (b), (c) at "
@@ -195,7 +195,7 @@ def main() -> None:
         runs: dict[str, list[float]] = {k: [] for k in feeds}
         for _ in range(args.rounds):  # rounds alternate the feeds so drifts of the machine hit all alike
             for label, draw in feeds.items():
-                runs[label].append(rate(lambda: step(draw())))
+                runs[label].append(rate(lambda: step(*draw())))
         ref = float(np.median(runs["device-resident"]))
         print(f"(c) fed from each source, median of {args.rounds} alternating rounds, torch threads "
               f"{torch.get_num_threads()}:")

@@ -17,26 +17,56 @@ def main() -> None:
     """
 
 
+def _default(name: str) -> object:
+    from focovil.train import TrainConfig
+    return TrainConfig.__dataclass_fields__[name].default
+
+
+def _source(name: str) -> str:
+    from focovil.train import DEFAULT_SOURCES
+    return f"Source: {DEFAULT_SOURCES[name]}."
+
+
+def _presets() -> list[str]:
+    from focovil.presets import PRESETS
+    return list(PRESETS)
+
+
 @main.command()
 @click.option("--store", required=True, type=click.Path(), help="Store written by `skel prepare`.")
 @click.option("--protocol", required=True, help="Split to train on (e.g. xsub, xview, xset).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoint, metrics, config).")
-@click.option("--preset", default="focovil", show_default=True,
-              type=click.Choice(["focovil", "covil", "covil-no-g", "covil-no-pos", "covil-no-neg", "ali-reconst",
-                                 "reconst"]), help="Method or ablation (Table 8 of the paper).")
-@click.option("--epochs", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option("--preset", default="focovil", show_default=True, type=click.Choice(_presets()),
+              help="Method or ablation (Table 8 of the paper).")
+@click.option("--epochs", default=_default("epochs"), show_default=True, type=click.IntRange(min=1),
+              help=f"Training epochs (one pass over the split's scenes each). {_source('epochs')}")
 @click.option("--batch", type=click.IntRange(min=2), default=None,
-              help="Scenes per step (default: 128 for NTU, 64 otherwise, as the paper).")
-@click.option("--hidden", default=1024, show_default=True, type=click.IntRange(min=2),
-              help="Representation size: the bi-GRU has hidden/2 units per direction.")
-@click.option("--proj", default=None, help="Projection sizes, e.g. 1024-512-1024 (Table 9). Default hidden-hidden/2-hidden.")
-@click.option("--beta", type=float, default=None, help="Weight of the reconstruction loss (default 1; UWA3D 2).")
-@click.option("--lr", default=1e-4, show_default=True, type=float)
+              help=f"Scenes per step (default: 128 for NTU, 64 otherwise). {_source('batch')}")
+@click.option("--hidden", default=_default("hidden"), show_default=True, type=click.IntRange(min=2),
+              help=f"Representation size: the bi-GRU has hidden/2 units per direction. {_source('hidden')}")
+@click.option("--proj", default=None,
+              help=f"Projection sizes, e.g. 1024-512-1024 (default hidden-hidden/2-hidden). {_source('proj')}")
+@click.option("--tau", default=_default("tau"), show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help=f"Temperature of the similarity S (Eq. 4). {_source('tau')}")
+@click.option("--alpha", default=_default("alpha"), show_default=True, type=click.FloatRange(min=0),
+              help=f"Weight of the contrastive loss. {_source('alpha')}")
+@click.option("--beta", type=click.FloatRange(min=0), default=None,
+              help=f"Weight of the reconstruction loss (default 1; UWA3D 2). {_source('beta')}")
+@click.option("--lr", default=_default("lr"), show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help=f"Adam learning rate. {_source('lr')}")
+@click.option("--lr-decay", default=_default("lr_decay"), show_default=True, type=click.FloatRange(0, 1),
+              help=f"Learning-rate factor per decay step. {_source('lr_decay')}")
+@click.option("--lr-decay-every", default=_default("lr_decay_every"), show_default=True, type=click.IntRange(min=1),
+              help=f"Epochs between decay steps. {_source('lr_decay_every')}")
 @click.option("--views-per-scene", type=click.IntRange(min=2), default=None,
-              help="Views drawn per scene (default: the fewest any usable scene has).")
+              help=f"Draw this many views per scene instead of all. Default: {_source('views_per_scene')}")
+@click.option("--detach-focal", is_flag=True,
+              help="Treat the focal weights w+ and w- as constants (no gradient through them). Default off: "
+                   f"{_source('detach_focal_weights')}")
 @click.option("--data-fraction", default=1.0, show_default=True, type=click.FloatRange(0.0, 1.0, min_open=True),
               help="Share of training scenes to use (Table 10).")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=_default("seed"), show_default=True,
+              help="Seeds the initialisation, the batch order and the view draws.")
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when available).")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default=None,
               help="bf16 autocast on CUDA (default there), fp32 on the CPU.")
@@ -48,14 +78,15 @@ def main() -> None:
               help="Capture the whole step (forward, backward, Adam) as one CUDA graph and replay it: removes the "
                    "kernel-launch cost that bounds small batches. One process, CUDA only; see benchmarks/RESULTS.md.")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
-@click.option("--quiet", is_flag=True)
-def train(store, protocol, out, preset, epochs, batch, hidden, proj, beta, lr, views_per_scene, data_fraction, seed,
-          device, precision, stream, cuda_graph, resume, quiet):
+@click.option("--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
+def train(store, protocol, out, preset, epochs, batch, hidden, proj, tau, alpha, beta, lr, lr_decay, lr_decay_every,
+          views_per_scene, detach_focal, data_fraction, seed, device, precision, stream, cuda_graph, resume, quiet):
     """Train FoCoViL on the train split of PROTOCOL; checkpoints every epoch.
 
-    Several GPUs (or CPU processes): `torchrun --nproc_per_node K -m cli.focovil train ...`
-    runs the same training with DDP; each process samples its own scenes and --batch is
-    per process.
+    Every default is the paper's where it gives one; each option's help names its source,
+    and config.json records them. Several GPUs (or CPU processes): `torchrun
+    --nproc_per_node K -m cli.focovil train ...` runs the same training with DDP; each
+    process samples its own scenes and --batch is per process.
     """
     import torch
 
@@ -66,9 +97,10 @@ def train(store, protocol, out, preset, epochs, batch, hidden, proj, beta, lr, v
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     precision = precision or ("bf16" if device.startswith("cuda") else "fp32")
     cfg = TrainConfig(store=store, protocol=protocol, out=out, preset=preset, epochs=epochs, batch=batch,
-                      hidden=hidden, proj=proj, beta=beta, lr=lr, views_per_scene=views_per_scene,
-                      data_fraction=data_fraction, seed=seed, device=device, precision=precision, stream=stream,
-                      cuda_graph=cuda_graph)
+                      hidden=hidden, proj=proj, tau=tau, alpha=alpha, beta=beta, lr=lr, lr_decay=lr_decay,
+                      lr_decay_every=lr_decay_every, views_per_scene=views_per_scene,
+                      detach_focal_weights=detach_focal, data_fraction=data_fraction, seed=seed, device=device,
+                      precision=precision, stream=stream, cuda_graph=cuda_graph)
     try:
         path = run(cfg, resume=resume, progress=not quiet)
     except (StoreError, ValueError) as e:

@@ -117,34 +117,44 @@ def _runs(idx: np.ndarray) -> list[tuple[int, int]]:
 
 
 def scene_table(data: SplitData, contrastive: bool, views_per_scene: int | None) -> tuple[np.ndarray, int]:
-    """(S, V) split-local sample indices of each usable scene (-1 absent), and K views per batch."""
+    """(S, V) split-local sample indices of each usable scene (-1 absent), and K views per batch.
+
+    Columns are the views that occur in the split. By default (views_per_scene None) a
+    batch carries every column, K = V, and absent views are masked (Eq. 3 sums over every
+    v != u a scene has); an explicit K draws K distinct present views of scenes that have K."""
     if not contrastive:
         return np.arange(len(data.scene), dtype=np.int64)[:, None], 1
     ids, inverse = np.unique(data.scene, return_inverse=True)
     V = int(data.views.max()) if len(data.views) else 1
     table = np.full((len(ids), V), -1, np.int64)
     table[inverse, data.views.astype(np.int64) - 1] = np.arange(len(data.scene))
+    table = table[:, (table >= 0).any(0)]
     counts = (table >= 0).sum(1)
     table, counts = table[counts >= 2], counts[counts >= 2]
     if not len(table):
         raise ValueError("no scene has two views in this split: a contrastive preset cannot train on it")
-    k = int(views_per_scene or counts.min())
+    if views_per_scene is None:
+        return table, table.shape[1]
+    k = int(views_per_scene)
     if k < 2 or k > counts.max():
         raise ValueError(f"--views-per-scene {k}: scenes here have 2..{counts.max()} views")
     return table[counts >= k], k
 
 
 class SceneBatches:
-    """Batches of I scenes x K views.
+    """Batches of I scenes x K views, with an (I, K) mask of the views that are present.
 
-    Each epoch visits this rank's scenes once in a random order; each batch picks K
-    distinct available views per scene at random (on the device of the data).
+    Each epoch visits this rank's scenes once in a random order. With every view (the
+    default) each scene's views sit in their columns and an absent one holds a copy of a
+    present one, masked out of the losses; with K < V each batch picks K distinct present
+    views per scene at random (mask all True). Drawn on the device of the data.
     """
 
     def __init__(self, data: SplitData, scenes_per_batch: int, views_per_scene: int | None, contrastive: bool,
                  data_fraction: float = 1.0, seed: int = 0, rank: int = 0, world: int = 1,
                  read_ahead: bool | None = None):
         table, self.k = scene_table(data, contrastive, views_per_scene)
+        self.all_views = self.k == table.shape[1]
         if data_fraction < 1.0:
             keep = np.random.default_rng(seed).permutation(len(table))
             table = table[np.sort(keep[: max(2, int(round(data_fraction * len(table))))])]
@@ -161,26 +171,37 @@ class SceneBatches:
         self.read_ahead = reader_has_a_core(device) if read_ahead is None else read_ahead  # streamed data only
 
     @property
+    def present_views(self) -> float:
+        """Mean number of present views per scene (what a batch carries beyond placeholders)."""
+        return float((self.table >= 0).sum(1).double().mean()) if self.all_views else float(self.k)
+
+    @property
     def n_scenes(self) -> int:
         return int(self.table.shape[0])
 
     def __len__(self) -> int:
         return max(1, self.n_scenes // self.scenes_per_batch)
 
-    def epoch_picks(self) -> torch.Tensor:
-        """(B, I, K) split-local indices of one epoch: every scene once, K distinct views each."""
+    def epoch_picks(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, I, K) split-local indices of one epoch (every scene once) and their (B, I, K) presence mask."""
         n = len(self) * self.scenes_per_batch
         order = torch.randperm(self.n_scenes, generator=self.generator, device=self.table.device)[:n]
         rows = self.table[order]
-        keys = torch.rand(rows.shape, generator=self.generator, device=rows.device).masked_fill(rows < 0, -1.0)
-        pick = rows.gather(1, keys.topk(self.k, dim=1).indices)
-        return pick.reshape(len(self), self.scenes_per_batch, self.k)
-
-    def epoch(self) -> Iterator[torch.Tensor]:
-        """Yields x of shape (I, K, T, C) for one pass over the scenes."""
-        picks = self.epoch_picks()
-        if isinstance(self.x, StoreRows):
-            yield from self.x.batches(picks.cpu().numpy(), self.read_ahead)
+        if self.all_views:
+            mask = rows >= 0
+            pick = torch.where(mask, rows, rows.max(dim=1, keepdim=True).values)  # placeholder: a present view
         else:
-            for pick in picks:
-                yield self.x[pick]
+            keys = torch.rand(rows.shape, generator=self.generator, device=rows.device).masked_fill(rows < 0, -1.0)
+            pick = rows.gather(1, keys.topk(self.k, dim=1).indices)
+            mask = torch.ones_like(pick, dtype=torch.bool)
+        shape = (len(self), self.scenes_per_batch, self.k)
+        return pick.reshape(shape), mask.reshape(shape)
+
+    def epoch(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yields (x (I, K, T, C), mask (I, K) bool) for one pass over the scenes."""
+        picks, masks = self.epoch_picks()
+        if isinstance(self.x, StoreRows):
+            yield from zip(self.x.batches(picks.cpu().numpy(), self.read_ahead), masks)
+        else:
+            for pick, mask in zip(picks, masks):
+                yield self.x[pick], mask

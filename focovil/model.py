@@ -21,9 +21,12 @@ class FoCoViL(nn.Module):
     and backward states concatenated (`hidden` = 2 x units per direction, 1024 by default).
     g: fully connected layers `proj` (first and last size = `hidden`), ReLU between.
     f_d: 1-layer GRU of width `hidden`, initial state g(f_e(x)), fed zeros, then a linear
-    layer to the frame size."""
+    layer to the frame size.
+    `projection=False` builds no g at all (the covil-no-g ablation): the contrastive loss
+    and the decoder's initial state both take f_e(x) itself."""
 
-    def __init__(self, channels: int, hidden: int = 1024, layers: int = 3, proj: list[int] | None = None):
+    def __init__(self, channels: int, hidden: int = 1024, layers: int = 3, proj: list[int] | None = None,
+                 projection: bool = True):
         super().__init__()
         if hidden % 2:
             raise ValueError("hidden must be even (two directions)")
@@ -35,7 +38,7 @@ class FoCoViL(nn.Module):
         blocks: list[nn.Module] = []
         for a, b in zip(proj[:-1], proj[1:]):
             blocks += [nn.Linear(a, b), nn.ReLU()]
-        self.projection = nn.Sequential(*blocks[:-1])
+        self.projection = nn.Sequential(*blocks[:-1]) if projection else nn.Identity()
         self.decoder = nn.GRU(channels, hidden, num_layers=1, batch_first=True)
         self.readout = nn.Linear(hidden, channels)
 
@@ -45,7 +48,7 @@ class FoCoViL(nn.Module):
         return torch.cat([h[-2], h[-1]], dim=-1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Returns (f_e(x), g(f_e(x)), reconstruction of x)."""
+        """Returns (f_e(x), g(f_e(x)), reconstruction of x); without g the second is f_e(x)."""
         h = self.encode(x)
         z = self.projection(h)
         out, _ = self.decoder(torch.zeros_like(x), z.unsqueeze(0).contiguous())

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 class Preset:
     contrastive: bool = True    # use the multi-view contrastive term
     focal: bool = True          # Eq. 6 focal pair weights (else Eq. 3)
-    on_projection: bool = True  # contrast g(f_e(x)) (else f_e(x) directly)
+    projection: bool = True     # g exists (else contrast f_e(x) and start the decoder from f_e(x))
     positives: bool = True      # pull the other views of the scene
     negatives: bool = True      # push the other scenes
     aligned: bool = True        # the store must (True) / must not (False) be view-aligned
@@ -21,7 +21,8 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "focovil": Preset(description="FoCoViL: focal multi-view contrastive loss on g + reconstruction"),
     "covil": Preset(focal=False, description="CoViL: Eq. 3 without focal weights + reconstruction"),
-    "covil-no-g": Preset(focal=False, on_projection=False, description="CoViL on f_e directly (no projection net)"),
+    "covil-no-g": Preset(focal=False, projection=False,
+                         description="CoViL without g: contrast and decode from f_e directly"),
     "covil-no-pos": Preset(focal=False, positives=False, description="CoViL with only the negative term"),
     "covil-no-neg": Preset(focal=False, negatives=False, description="CoViL with only the positive term"),
     "ali-reconst": Preset(contrastive=False, description="reconstruction only, on an aligned store"),

@@ -14,7 +14,7 @@ from typing import Callable
 
 import torch
 
-LossFn = Callable[[torch.nn.Module, torch.Tensor], tuple[torch.Tensor, dict]]
+LossFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict]]
 
 
 def configure_optimizer(opt: torch.optim.Optimizer, cuda_graph: bool) -> None:
@@ -42,9 +42,9 @@ class EagerStep:
         self.net, self.opt, self.loss_fn = net, opt, loss_fn
         self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16, cache_enabled=autocast_cache)
 
-    def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def __call__(self, x: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         with self.autocast:
-            loss, terms = self.loss_fn(self.net, x)
+            loss, terms = self.loss_fn(self.net, x, mask)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
@@ -67,25 +67,28 @@ class GraphedStep:
         self.eager = EagerStep(net, opt, loss_fn, bf16, autocast_cache=False)
         self.graph: torch.cuda.CUDAGraph | None = None
         self.static_x: torch.Tensor | None = None
+        self.static_mask: torch.Tensor | None = None
         self.static_out: dict[str, torch.Tensor] = {}
 
-    def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def __call__(self, x: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.graph is None:
-            self._capture(x)
+            self._capture(x, mask)
         if x.shape != self.static_x.shape:
             raise ValueError(f"a captured step takes batches of shape {tuple(self.static_x.shape)}, got {tuple(x.shape)}")
         self.static_x.copy_(x, non_blocking=True)
+        self.static_mask.copy_(mask, non_blocking=True)
         self.graph.replay()
         return {k: v.clone() for k, v in self.static_out.items()}
 
-    def _capture(self, x: torch.Tensor) -> None:
+    def _capture(self, x: torch.Tensor, mask: torch.Tensor) -> None:
         self.static_x = x.detach().clone()
+        self.static_mask = mask.detach().clone()
         saved = self._snapshot()
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
             for _ in range(self.WARMUP):
-                self.eager(self.static_x)
+                self.eager(self.static_x, self.static_mask)
         torch.cuda.current_stream().wait_stream(side)
         self._restore(saved)
         net, opt = self.eager.net, self.eager.opt
@@ -93,7 +96,7 @@ class GraphedStep:
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph, stream=side):  # the warm-up's stream: cuDNN/cuBLAS workspaces exist
             with self.eager.autocast:
-                loss, terms = self.eager.loss_fn(net, self.static_x)
+                loss, terms = self.eager.loss_fn(net, self.static_x, self.static_mask)
             loss.backward()
             opt.step()
         self.static_out = {"loss": loss.detach(), **{k: v.detach() for k, v in terms.items()}}

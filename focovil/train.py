@@ -24,6 +24,23 @@ from .step import EagerStep, GraphedStep, configure_optimizer
 # Paper settings per dataset (Section 4.2): batch in scenes, and beta (UWA3D's skeletons are noisier).
 DATASET_DEFAULTS = {"ntu60": (128, 1.0), "ntu120": (128, 1.0), "uwa3d": (64, 2.0)}
 OTHER_DEFAULTS = (64, 1.0)
+# Where each default of TrainConfig comes from: shown by `focovil train --help`, saved in config.json.
+DEFAULT_SOURCES = {
+    "epochs": "not in the paper: 100, so that the P&C decay step (every 50 epochs) applies once; "
+              "check that curves.png has flattened on your data",
+    "lr": "paper Sec. 4.2 (Adam, learning rate 0.0001)",
+    "lr_decay": "paper Sec. 4.2 (decay rate 0.95)",
+    "lr_decay_every": "not in the paper, which gives no step: P&C's code (0.95 ** (epoch // 50)), which FoCoViL builds on",
+    "batch": "paper Sec. 4.2 (128 scenes for NTU RGB+D, 64 for the other datasets)",
+    "views_per_scene": "paper Eq. 3 (sums over every other view v != u): every view a scene has, absent ones masked",
+    "tau": "paper Sec. 3.2 (0.5, best of 0.1, 0.5, 1, 2)",
+    "alpha": "paper Sec. 4.2 (alpha = 1 for every dataset)",
+    "beta": "paper Sec. 4.2 (1; 2 for UWA3D)",
+    "hidden": "paper Sec. 4.2 (1024 for the encoder and decoder output; here 2 x 512 per direction)",
+    "proj": "paper Sec. 4.2 (projection units 512 and 1024) and Table 9",
+    "detach_focal_weights": "paper Eq. 6 (the loss as written, differentiated through w+ and w-)",
+    "scaling": "the store's: `skel prepare --scale` (paper Sec. 4.2 says only 'normalized to [-1, 1]')",
+}
 CHECKPOINT = "checkpoint.pt"
 PROGRESS_EVERY = 10  # steps between progress-bar updates of the loss terms
 
@@ -34,7 +51,7 @@ class TrainConfig:
     protocol: str
     out: str
     preset: str = "focovil"
-    epochs: int = 50
+    epochs: int = 100
     batch: int | None = None          # scenes per step; None: by the store's dataset
     hidden: int = 1024                # representation size (2 x GRU units per direction)
     proj: str | None = None           # e.g. 1024-512-1024; None: hidden-hidden/2-hidden
@@ -43,18 +60,26 @@ class TrainConfig:
     tau: float = 0.5
     lr: float = 1e-4
     lr_decay: float = 0.95
+    lr_decay_every: int = 50          # epochs between decays
     views_per_scene: int | None = None
     data_fraction: float = 1.0
     seed: int = 0
     device: str = "cpu"
     precision: str = "fp32"           # bf16 autocast on CUDA
-    detach_focal_weights: bool = True
+    detach_focal_weights: bool = False
     stream: bool = False              # read batches from the store instead of a device copy
     cuda_graph: bool = False          # capture the whole step as one CUDA graph (one process, CUDA only)
     resolved: dict = field(default_factory=dict)
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self), indent=1))
+        path.write_text(json.dumps({**asdict(self), "sources": DEFAULT_SOURCES}, indent=1))
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        """A config.json written by `save` (its `sources` and `resolved` are not settings)."""
+        raw = json.loads(Path(path).read_text())
+        known = {f for f in cls.__dataclass_fields__ if f != "resolved"}
+        return cls(**{k: v for k, v in raw.items() if k in known})
 
 
 def resolve(cfg: TrainConfig) -> TrainConfig:
@@ -94,21 +119,23 @@ def _set_rng_state(s: dict, batches: SceneBatches) -> None:
 
 
 def build_model(cfg: TrainConfig, channels: int) -> FoCoViL:
-    return FoCoViL(channels, hidden=cfg.hidden, proj=parse_proj(cfg.proj) if cfg.proj else None)
+    return FoCoViL(channels, hidden=cfg.hidden, proj=parse_proj(cfg.proj) if cfg.proj else None,
+                   projection=get_preset(cfg.preset).projection)
 
 
-def step_loss(model: FoCoViL, x: torch.Tensor, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
-    """alpha * contrastive + beta * reconstruction for one (I, K, T, C) batch."""
+def step_loss(model: FoCoViL, x: torch.Tensor, mask: torch.Tensor, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
+    """alpha * contrastive + beta * reconstruction for one (I, K, T, C) batch whose (I, K)
+    mask marks the present views (absent ones are placeholders, left out of both losses)."""
     preset = get_preset(cfg.preset)
     I, K, T, C = x.shape
     flat = x.reshape(I * K, T, C)
-    h, z, x_hat = model(flat)
-    rec = reconstruction_loss(x_hat, flat)
+    _, z, x_hat = model(flat)
+    rec = reconstruction_loss(x_hat, flat, mask.reshape(-1))
     terms = {"recon": rec}
     loss = cfg.beta * rec
     if preset.contrastive:
-        feats = (z if preset.on_projection else h).reshape(I, K, -1)
-        con = multiview_contrastive_loss(feats, cfg.tau, preset.focal, detach_weights=cfg.detach_focal_weights,
+        con = multiview_contrastive_loss(z.reshape(I, K, -1), cfg.tau, preset.focal, mask,
+                                         detach_weights=cfg.detach_focal_weights,
                                          positives=preset.positives, negatives=preset.negatives)
         terms["contrastive"] = con
         loss = loss + cfg.alpha * con
@@ -174,7 +201,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
                            dist.rank, dist.world)
     model = build_model(cfg, data.x.shape[-1]).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.lr_decay)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_decay_every, gamma=cfg.lr_decay)
     start_epoch, rows = 0, []
     ckpt_path = out / CHECKPOINT
     if resume and ckpt_path.exists():
@@ -191,14 +218,15 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         from torch.nn.parallel import DistributedDataParallel
         net = DistributedDataParallel(model, device_ids=[dist.local] if device.type == "cuda" else None)
     cfg.resolved.update(parameters=count_parameters(model), train_samples=len(data.index),
-                        train_scenes=batches.n_scenes * dist.world, views_per_scene=batches.k, world_size=dist.world)
+                        train_scenes=batches.n_scenes * dist.world, views_per_scene=batches.k,
+                        present_views_per_scene=batches.present_views, world_size=dist.world)
     if dist.main:
         cfg.save(out / "config.json")
     if progress:
         print(f"FoCoViL ({cfg.preset}): {count_parameters(model):,} parameters; {batches.n_scenes * dist.world} "
               f"scenes x {batches.k} views, {len(batches)} steps/epoch, batch {batches.scenes_per_batch} scenes"
               + (f" per process x {dist.world}" if dist.world > 1 else ""))
-    step_fn = (GraphedStep if cfg.cuda_graph else EagerStep)(net, opt, lambda n, x: step_loss(n, x, cfg),
+    step_fn = (GraphedStep if cfg.cuda_graph else EagerStep)(net, opt, lambda n, x, m: step_loss(n, x, m, cfg),
                                                              bf16=cfg.precision == "bf16")
     for epoch in range(start_epoch, cfg.epochs):
         net.train()
@@ -206,9 +234,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         t0, seen = time.perf_counter(), 0
         bar = tqdm(batches.epoch(), total=len(batches), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
                    leave=False)
-        for step, x in enumerate(bar, start=1):
-            terms = step_fn(x)
-            seen += x.shape[0] * x.shape[1]
+        for step, (x, mask) in enumerate(bar, start=1):
+            terms = step_fn(x, mask)
+            seen += x.shape[0] * batches.present_views  # placeholders of absent views not counted
             for k, v in terms.items():  # summed on the device: no per-step sync
                 sums[k] = sums.get(k, 0.0) + v
             if progress and step % PROGRESS_EVERY == 0:  # one host sync per PROGRESS_EVERY steps
@@ -275,7 +303,8 @@ def _plot_curves(out: Path, rows: list[dict]) -> None:
 def load_trained(run: str | Path, device: str = "cpu") -> tuple[FoCoViL, TrainConfig]:
     """The model of a run's last checkpoint and its config."""
     ck = torch.load(Path(run) / CHECKPOINT, map_location=device, weights_only=False)
-    cfg = TrainConfig(**ck["config"])
+    known = {f for f in TrainConfig.__dataclass_fields__}
+    cfg = TrainConfig(**{k: v for k, v in ck["config"].items() if k in known})
     model = build_model(cfg, ck["model"]["readout.weight"].shape[0]).to(device)
     model.load_state_dict(ck["model"])
     model.eval()

@@ -16,27 +16,36 @@ from focovil.train import TrainConfig, load_trained, train
 from skeltools.prepare import prepare
 
 
-def reference_contrastive(z, tau, focal):
-    """Eq. 3 / Eq. 6 written out loop by loop in float64."""
+def reference_contrastive(z, tau, focal, mask=None, detach=False):
+    """Eq. 3 / Eq. 6 written out loop by loop in float64 torch scalars (autograd gives its
+    gradient), with the pinned mask semantics: absent views are neither anchors, positives
+    nor negatives, and w- averages (1 + r) over the negative terms that exist."""
+    z = torch.as_tensor(z, dtype=torch.float64)
     I, V, _ = z.shape
-    zn = z / np.linalg.norm(z, axis=-1, keepdims=True)
-    r = lambda i, u, j, v: float(zn[i, u] @ zn[j, v])  # noqa: E731
-    S = lambda i, u, j, v: math.exp(r(i, u, j, v) / tau)  # noqa: E731
-    total = 0.0
+    present = np.ones((I, V), bool) if mask is None else np.asarray(mask, bool)
+    zn = [[z[i, u] / z[i, u].norm() for u in range(V)] for i in range(I)]
+    r = lambda i, u, j, v: zn[i][u] @ zn[j][v]  # noqa: E731
+    S = lambda i, u, j, v: torch.exp(r(i, u, j, v) / tau)  # noqa: E731
+    const = (lambda w: w.detach()) if detach else (lambda w: w)  # noqa: E731
+    total, anchors = 0.0, 0
     for i in range(I):
         for u in range(V):
-            for v in range(V):
-                if v == u:
-                    continue
-                den = sum(S(i, u, j, u) + S(i, u, j, v) for j in range(I) if j != i)
+            views = [v for v in range(V) if v != u and present[i, v]]
+            if not present[i, u] or not views:
+                continue
+            anchors += 1
+            for v in views:
+                terms = [(j, u) for j in range(I) if j != i and present[j, u]] + \
+                        [(j, v) for j in range(I) if j != i and present[j, v]]
+                log_den = torch.log(sum(S(i, u, j, w) for j, w in terms)) if terms else 0.0
+                log_pos = torch.log(S(i, u, i, v))
                 if focal:
-                    wp = 1 / (1 + math.exp(-(1 - r(i, u, i, v))))
-                    s = sum((1 + r(i, u, j, u)) + (1 + r(i, u, j, v)) for j in range(I) if j != i) / (2 * I - 2)
-                    wn = 1 / (1 + math.exp(-s))
-                    total -= wp * math.log(S(i, u, i, v)) - wn * math.log(den)
+                    wp = const(torch.sigmoid(1 - r(i, u, i, v)))
+                    wn = const(torch.sigmoid(sum(1 + r(i, u, j, w) for j, w in terms) / len(terms))) if terms else 0.0
+                    total = total - (wp * log_pos - wn * log_den)
                 else:
-                    total -= math.log(S(i, u, i, v) / den)
-    return total / (I * V)
+                    total = total - (log_pos - log_den)
+    return total / anchors
 
 
 @pytest.mark.parametrize("focal", [False, True])
@@ -44,7 +53,53 @@ def reference_contrastive(z, tau, focal):
 def test_contrastive_loss_matches_equations(focal, I, V):
     z = np.random.default_rng(I * 10 + V).normal(size=(I, V, 16))
     got = multiview_contrastive_loss(torch.tensor(z, dtype=torch.float64), tau=0.5, focal=focal)
-    assert float(got) == pytest.approx(reference_contrastive(z, 0.5, focal), rel=1e-5)
+    assert float(got) == pytest.approx(float(reference_contrastive(z, 0.5, focal)), rel=1e-9)
+
+
+MASKS = {
+    "all": None,
+    "one view missing": [[1, 1, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1], [1, 1, 1]],
+    "lone view": [[1, 1, 0], [0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1]],   # scene 1: no pair, still a negative
+}
+
+
+@pytest.mark.parametrize("detach", [False, True])
+@pytest.mark.parametrize("focal", [False, True])
+@pytest.mark.parametrize("mask_name", list(MASKS))
+def test_contrastive_value_and_gradient_match_the_equations(detach, focal, mask_name):
+    """Value and gradient against autograd through the loop: the gradient flows through
+    w+ and w- unless detach_weights, and masked views change exactly what the pinned
+    semantics say."""
+    mask = MASKS[mask_name]
+    z0 = np.random.default_rng(7).normal(size=(5, 3, 6))
+    z = torch.tensor(z0, requires_grad=True)
+    m = None if mask is None else torch.tensor(mask, dtype=torch.bool)
+    got = multiview_contrastive_loss(z, 0.5, focal, m, detach_weights=detach)
+    (g_got,) = torch.autograd.grad(got, z)
+    zr = torch.tensor(z0, requires_grad=True)
+    want = reference_contrastive(zr, 0.5, focal, mask, detach)
+    (g_want,) = torch.autograd.grad(want, zr)
+    assert float(got.detach()) == pytest.approx(float(want.detach()), rel=1e-9)
+    assert torch.allclose(g_got, g_want, rtol=1e-7, atol=1e-10)
+    if mask is not None:
+        absent = ~torch.tensor(mask, dtype=torch.bool)
+        assert torch.all(g_got[absent] == 0)   # an absent view gets no gradient at all
+
+
+def test_focal_gradient_differs_from_detached_weights():
+    """Differentiating Eq. 6 through the weights is not the same as reweighting."""
+    z = torch.randn(6, 3, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    (full,) = torch.autograd.grad(multiview_contrastive_loss(z, focal=True), z)
+    (const,) = torch.autograd.grad(multiview_contrastive_loss(z, focal=True, detach_weights=True), z)
+    assert (full - const).norm() > 0.05 * full.norm()
+
+
+def test_all_true_mask_is_the_unmasked_loss():
+    z = torch.randn(4, 3, 5, dtype=torch.float64)
+    for focal in (False, True):
+        a = multiview_contrastive_loss(z, 0.5, focal)
+        b = multiview_contrastive_loss(z, 0.5, focal, torch.ones(4, 3, dtype=torch.bool))
+        assert float(a) == float(b)
 
 
 def test_contrastive_ablation_terms_add_up():
@@ -140,12 +195,33 @@ def test_epoch_visits_every_scene_once_with_distinct_views(small_store):
     from focovil.data import SceneBatches, load_split
     data = load_split(str(small_store), "xsub", "train")
     batches = SceneBatches(data, 4, 2, contrastive=True, seed=5)
-    picks = batches.epoch_picks().numpy()
-    assert picks.shape == (len(batches), 4, 2) and len(batches) == batches.n_scenes // 4
+    picks, masks = (t.numpy() for t in batches.epoch_picks())
+    assert picks.shape == (len(batches), 4, 2) and len(batches) == batches.n_scenes // 4 and masks.all()
     flat = picks.reshape(-1, 2)
     scenes = data.scene[flat]
     assert (scenes[:, 0] == scenes[:, 1]).all() and (data.views[flat[:, 0]] != data.views[flat[:, 1]]).all()
     assert len(np.unique(scenes[:, 0])) == len(flat)  # no scene twice in an epoch
+
+
+def test_batches_carry_every_view_of_a_scene_and_mask_the_absent(small_store):
+    """Default: K = every view the split has; a scene seen by 2 of 3 cameras brings its 2, masked third."""
+    from focovil.data import SceneBatches, SplitData, load_split
+    full = load_split(str(small_store), "xsub", "train")
+    drop = np.flatnonzero((full.views == 3) & (full.scene % 2 == 0))  # camera 3 lost for even scenes
+    keep = np.setdiff1d(np.arange(len(full.index)), drop)
+    data = SplitData(full.x[keep], full.labels[keep], full.scene[keep], full.views[keep], full.index[keep],
+                     full.n_classes)
+    batches = SceneBatches(data, 4, None, contrastive=True, seed=2)
+    assert batches.k == 3
+    picks, masks = (t.numpy() for t in batches.epoch_picks())
+    picks, masks = picks.reshape(-1, 3), masks.reshape(-1, 3)
+    scene = data.scene[picks[:, 0]]
+    assert (data.scene[picks] == scene[:, None]).all()                       # placeholders: same scene
+    assert (masks.sum(1) == np.where(scene % 2 == 0, 2, 3)).all()
+    assert (masks[:, 2] == (scene % 2 == 1)).all()                          # column = camera
+    present = picks[masks]
+    assert (data.views[present] == np.nonzero(masks)[1] + 1).all()
+    assert len(np.unique(scene)) == len(scene) == batches.n_scenes // 4 * 4
 
 
 @pytest.mark.parametrize("read_ahead", [False, True])
@@ -154,14 +230,38 @@ def test_streamed_batches_equal_device_resident_ones(small_store, read_ahead):
     from focovil.data import SceneBatches, load_split
     resident = load_split(str(small_store), "xsub", "train")
     streamed = load_split(str(small_store), "xsub", "train", stream=True)
-    a = list(SceneBatches(resident, 4, 2, contrastive=True, seed=7).epoch())
-    b = list(SceneBatches(streamed, 4, 2, contrastive=True, seed=7, read_ahead=read_ahead).epoch())
-    assert len(a) == len(b) > 2 and all(torch.equal(x, y) for x, y in zip(a, b))
+    a = list(SceneBatches(resident, 4, None, contrastive=True, seed=7).epoch())
+    b = list(SceneBatches(streamed, 4, None, contrastive=True, seed=7, read_ahead=read_ahead).epoch())
+    assert len(a) == len(b) > 2
+    assert all(torch.equal(x, y) and torch.equal(m, n) for (x, m), (y, n) in zip(a, b))
     threads = threading.active_count()
-    epoch = SceneBatches(streamed, 4, 2, contrastive=True, seed=7, read_ahead=read_ahead).epoch()
-    assert torch.equal(next(epoch), a[0])
+    epoch = SceneBatches(streamed, 4, None, contrastive=True, seed=7, read_ahead=read_ahead).epoch()
+    assert torch.equal(next(epoch)[0], a[0][0])
     epoch.close()  # a loop left early stops its reader thread
     assert threading.active_count() == threads
+
+
+def test_covil_without_g_has_no_projection_and_decodes_from_f_e(small_store, tmp_path):
+    from focovil.model import FoCoViL
+    run = train(cfg(small_store, tmp_path / "nog", preset="covil-no-g", epochs=1), progress=False)
+    model, _ = load_trained(run)
+    assert not any(k.startswith("projection.") for k in model.state_dict())
+    x = torch.randn(3, 50, model.channels)
+    h, z, x_hat = model(x)
+    assert torch.equal(h, z)
+    out, _ = model.decoder(torch.zeros_like(x), h.unsqueeze(0).contiguous())
+    assert torch.allclose(model.readout(out), x_hat)
+    with_g = FoCoViL(model.channels, hidden=32)
+    assert any(k.startswith("projection.") for k in with_g.state_dict())
+
+
+def test_config_records_sources_and_paper_defaults(small_store, tmp_path):
+    run = train(cfg(small_store, tmp_path / "src", epochs=1), progress=False)
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["detach_focal_weights"] is False and saved["tau"] == 0.5 and saved["lr"] == 1e-4
+    assert {"epochs", "lr", "lr_decay", "batch", "tau", "alpha", "beta", "hidden"} <= set(saved["sources"])
+    assert saved["resolved"]["views_per_scene"] == 3   # xsub: all three cameras of a scene
+    assert TrainConfig.load(run / "config.json").tau == 0.5
 
 
 def test_reader_thread_only_where_a_core_is_free(monkeypatch):
