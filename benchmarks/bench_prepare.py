@@ -3,13 +3,16 @@
 (a) the widely copied pure-Python reader (readline, split, float per value) and
 (b) our compiled parser, single process, same files: MB/s and the ratio;
 (c) the whole `skel prepare` (parse, select, align, resample, write) with 1 and 2
-workers, each in its own process: MB/s, ratio to (a), and peak RSS of the largest process.
+workers (or --workers N ...), each in its own process: MB/s, ratio to (a) and to 1
+worker, and peak RSS of the largest process.
 
     python benchmarks/bench_prepare.py [--scenes 300] [--workdir bench_out] [--raw FOLDER] [--keep]
+                                       [--workers 1 2 4 8 16] [--json FILE]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import resource
 import shutil
@@ -63,6 +66,8 @@ def main() -> None:
     add_corpus_options(ap, scenes=300, workdir="bench_out")
     ap.add_argument("--python-files", type=int, default=150, help="files timed with the slow pure-Python reader")
     ap.add_argument("--keep", action="store_true", help="keep the synthesised corpus")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts of (c)")
+    ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = ap.parse_args()
 
     from skeltools.formats.ntu import read_ntu
@@ -85,15 +90,21 @@ def main() -> None:
     from skeltools.prepare import prepare
     prepare("ntu60", raw, work / "warm.h5", workers=1, limit=3, progress=False)  # fill the kernel cache untimed
     (work / "warm.h5").unlink()
-    for workers in (1, 2):
+    report = {"files": len(files), "mb": mb, "python_mb_s": py_rate, "parser_mb_s": nb_rate, "prepare": {}}
+    for workers in args.workers:
         out = work / f"bench_w{workers}.h5"
         wall, own, rss = prepare_in_child(raw, out, workers)
         rate = mb / own
-        print(f"(c) prepare, {workers} worker{'s' if workers > 1 else ' '}: {rate:8.1f} MB/s  ratio to (a) "
-              f"{rate / py_rate:6.1f}x  ({own:.1f} s in prepare, {wall:.1f} s with interpreter start-up)  "
+        report["prepare"][workers] = {"mb_s": rate, "seconds": own, "wall_s": wall, "peak_rss_mb": rss}
+        one = report["prepare"].get(args.workers[0], {}).get("mb_s", rate)
+        print(f"(c) prepare, {workers:2d} worker{'s' if workers > 1 else ' '}: {rate:8.1f} MB/s  ratio to (a) "
+              f"{rate / py_rate:6.1f}x, to {args.workers[0]} worker(s) {rate / one:5.2f}x  "
+              f"({own:.1f} s in prepare, {wall:.1f} s with interpreter start-up)  "
               f"peak RSS {rss:5.0f} MB  store {out.stat().st_size / 1e6:.0f} MB  "
               f"(5.8 GB NTU-60 at this rate: {5800 / rate:4.0f} s)")
         out.unlink()
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
     if not (args.keep or args.raw):
         shutil.rmtree(raw)
 

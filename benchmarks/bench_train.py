@@ -24,6 +24,7 @@ each store, with each batch read in line and read ahead on a thread (as `--strea
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -87,6 +88,7 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true", help="also time (c) with the loss under torch.compile")
     ap.add_argument("--no-stream", dest="stream", action="store_false", help="skip the HDF5/Zarr streaming rows")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of the streamed-step rows")
+    ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch CPU threads (on a CPU run, fewer than the cores leaves one to the reader "
                          "thread, as a GPU host has while the GPU computes)")
@@ -162,6 +164,8 @@ def main() -> None:
         rates[name] = rate(lambda: step(*draw()))
 
     name = torch.cuda.get_device_name(device) if cuda else "CPU"
+    report = {"device": name, "scenes": I, "views": V, "hidden": args.hidden, "precision": "bf16" if bf16 else "fp32",
+              "view_samples_per_s": rates, "data_time_share": {}, "fed_from": {}}
     print(f"{name}: {I} scenes x {V} views, hidden {args.hidden}, T {T}, C {C}; (b), (c) at "
           f"{'bf16' if bf16 else 'fp32'}")
     for k, v in rates.items():
@@ -183,6 +187,7 @@ def main() -> None:
     for label, source in sources.items():
         draw = cycling(SceneBatches(source, I, V, True, seed=0).epoch)
         sample_rate = throughput(draw, args.steps * (10 if label == "device-resident" else 2), 3, samples, device)
+        report["data_time_share"][label] = c / sample_rate
         print(f"data time, {label:<16}: {100 * c / sample_rate:7.2f} % of (c)'s step time "
               f"({1000 * samples / sample_rate:.2f} ms per batch)" + ("  (target < 5 %)" if label == "device-resident" else ""))
     if len(sources) > 1:
@@ -200,9 +205,14 @@ def main() -> None:
         print(f"(c) fed from each source, median of {args.rounds} alternating rounds, torch threads "
               f"{torch.get_num_threads()}:")
         for label, r in runs.items():
+            report["fed_from"][label] = float(np.median(r) / ref)
             print(f"  {label:<32}: {np.median(r):10.1f} view-samples/s = {np.median(r) / ref:.3f} of device-resident")
         print(f"  (`focovil train --stream` reads {'ahead' if reader_has_a_core(device) else 'in line'} here)")
     tmp.cleanup()
+    if cuda:
+        report["peak_gpu_memory_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

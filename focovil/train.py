@@ -247,6 +247,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         means = _mean_over_ranks({k: float(v) / len(batches) for k, v in sums.items()}, dist)
         row = {"epoch": epoch + 1, **means, "lr": float(opt.param_groups[0]["lr"]),
                "samples_per_s": seen * dist.world / secs, "seconds": secs}
+        if device.type == "cuda":
+            row["peak_gpu_memory_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
         rows.append(row)
         _save(out, model, opt, sched, batches, epoch, rows, cfg, dist)
         if progress:

@@ -9,6 +9,17 @@ from skeltools.prepare import prepare
 from skeltools.synth.generate import synth
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `cuda` skip where torch sees no GPU (CI); scripts/gpu_check.sh runs them on one."""
+    import torch
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (run by scripts/gpu_check.sh)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
 SHARED = REPO.parent / "shared"
 
 
