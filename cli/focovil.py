@@ -78,9 +78,11 @@ def _presets() -> list[str]:
               help="Capture the whole step (forward, backward, Adam) as one CUDA graph and replay it: removes the "
                    "kernel-launch cost that bounds small batches. One process, CUDA only; see benchmarks/RESULTS.md.")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
+@click.option("--overwrite", is_flag=True, help="Replace the run already in --out (without it, training refuses).")
 @click.option("--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
 def train(store, protocol, out, preset, epochs, batch, hidden, proj, tau, alpha, beta, lr, lr_decay, lr_decay_every,
-          views_per_scene, detach_focal, data_fraction, seed, device, precision, stream, cuda_graph, resume, quiet):
+          views_per_scene, detach_focal, data_fraction, seed, device, precision, stream, cuda_graph, resume, overwrite,
+          quiet):
     """Train FoCoViL on the train split of PROTOCOL; checkpoints every epoch.
 
     Every default is the paper's where it gives one; each option's help names its source,
@@ -102,7 +104,7 @@ def train(store, protocol, out, preset, epochs, batch, hidden, proj, tau, alpha,
                       detach_focal_weights=detach_focal, data_fraction=data_fraction, seed=seed, device=device,
                       precision=precision, stream=stream, cuda_graph=cuda_graph)
     try:
-        path = run(cfg, resume=resume, progress=not quiet)
+        path = run(cfg, resume=resume, progress=not quiet, overwrite=overwrite)
     except (StoreError, ValueError) as e:
         fail(str(e))
     click.echo(f"run written to {path} (checkpoint.pt, metrics.csv, curves.png, config.json)")
@@ -112,7 +114,7 @@ def train(store, protocol, out, preset, epochs, batch, hidden, proj, tau, alpha,
 @click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False), help="Run folder of `focovil train`.")
 @click.option("--store", type=click.Path(), default=None, help="Store to evaluate on (default: the run's).")
 @click.option("--protocol", default=None, help="Protocol (default: the run's).")
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available).")
 @click.option("--no-plots", is_flag=True, help="Skip tsne.png and confusion.png.")
 @click.option("--finetune", is_flag=True, help="Also fine-tune f_e + a softmax layer on all training labels.")
 @click.option("--semi", type=click.FloatRange(0.0, 1.0, min_open=True), multiple=True,
@@ -127,12 +129,16 @@ def evaluate(run_dir, store, protocol, device, no_plots, finetune, semi, finetun
     --semi go beyond the paper's protocols (they train a copy of the encoder)."""
     from pathlib import Path
 
+    import torch
+
     from focovil.evaluate import evaluate as run
+    from focovil.train import resolve_device
     from skeltools.store import StoreError
 
     if not (Path(run_dir) / "checkpoint.pt").exists():
         fail(f"{run_dir}: no checkpoint.pt (train first with `focovil train --out {run_dir}`)")
     try:
+        device = resolve_device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         overrides = {k: v for k, v in (("epochs", finetune_epochs), ("lr", finetune_lr)) if v is not None}
         res = run(run_dir, store, protocol, device, plots=not no_plots, finetune=finetune, semi=tuple(semi),
                   finetune_settings=overrides)

@@ -67,6 +67,9 @@ def prepare(dataset, raw, out, frames, no_align, workers, keep_raw, strict, limi
                       limit=limit, progress=not quiet, split_files=split_files, compression=compression)
     except (StoreError, FileNotFoundError, ValueError) as e:
         fail(str(e))
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: nothing written to {out}", err=True)
+        sys.exit(130)
     click.echo(summary.text())
     if strict and summary.skipped:
         sys.exit(1)
@@ -92,6 +95,26 @@ def stats(path, as_json, plot):
             if not as_json:
                 click.echo(f"plot written to {plot}")
     go()
+
+
+@main.command()
+@click.argument("path", type=click.Path())
+@click.option("--quick", is_flag=True, help="Structure only (attributes, arrays, indices, chunks present); "
+                                            "do not re-read the poses against their checksums.")
+def check(path, quick):
+    """Validate a store: schema, shapes, dtypes, index ranges, splits, views, attributes,
+    version, and (unless --quick) every chunk's content against the checksums that
+    `prepare` recorded. Exit 0 when valid; exit 1 with one line per problem."""
+    from skeltools.check import check_store
+
+    problems, notes = check_store(path, content=not quick)
+    for note in notes:
+        click.echo(f"note: {note}")
+    for problem in problems:
+        click.echo(f"{path}: {problem}")
+    if problems:
+        sys.exit(1)
+    click.echo(f"{path}: valid store" + (" (structure only)" if quick else ""))
 
 
 @main.command()

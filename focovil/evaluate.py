@@ -133,8 +133,12 @@ def evaluate(run: str | Path, store: str | None = None, protocol: str | None = N
              finetune_settings: dict | None = None) -> dict:
     """All metrics of a run on the test split; writes results.json (and plots) in the run."""
     run = Path(run)
+    from skeltools.check import require_valid
     model, cfg = load_trained(run, device)
     store, protocol = store or cfg.store, protocol or cfg.protocol
+    if not Path(store).exists():
+        raise ValueError(f"{store}: the store this run was trained on is not there; pass --store")
+    require_valid(store)
     train = load_split(store, protocol, "train", device)
     test = load_split(store, protocol, "test", device)
     if not len(test.index) or not len(train.index):

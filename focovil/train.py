@@ -5,6 +5,7 @@ import csv
 import json
 import os
 import random
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from tqdm import tqdm
 
 from skeltools.store import Store
 
+from .checkpoint import CHECKPOINT, RUN_FILES, CheckpointError, load_weights, read_checkpoint, save_atomic
 from .data import SceneBatches, load_split
 from .losses import multiview_contrastive_loss, reconstruction_loss
 from .model import FoCoViL, count_parameters, parse_proj
@@ -41,7 +43,6 @@ DEFAULT_SOURCES = {
     "detach_focal_weights": "paper Eq. 6 (the loss as written, differentiated through w+ and w-)",
     "scaling": "the store's: `skel prepare --scale` (paper Sec. 4.2 says only 'normalized to [-1, 1]')",
 }
-CHECKPOINT = "checkpoint.pt"
 PROGRESS_EVERY = 10  # steps between progress-bar updates of the loss terms
 
 
@@ -82,9 +83,27 @@ class TrainConfig:
         return cls(**{k: v for k, v in raw.items() if k in known})
 
 
+def resolve_device(name: str) -> str:
+    """`cpu`, `cuda` or `cuda:N`, checked against this PyTorch; a ValueError in one line otherwise."""
+    if name == "cpu":
+        return name
+    if name != "cuda" and not (name.startswith("cuda:") and name[5:].isdigit()):
+        raise ValueError(f"--device {name}: use cpu, cuda or cuda:N")
+    if not torch.cuda.is_available():
+        build = "a CPU-only build" if torch.version.cuda is None else f"CUDA {torch.version.cuda}, but no GPU is visible"
+        raise ValueError(f"--device {name}: this PyTorch ({torch.__version__}) is {build}; use --device cpu")
+    if ":" in name and int(name[5:]) >= torch.cuda.device_count():
+        raise ValueError(f"--device {name}: only {torch.cuda.device_count()} GPU(s) visible")
+    return name
+
+
 def resolve(cfg: TrainConfig) -> TrainConfig:
-    """Fill the dataset-dependent defaults and check that the store fits the preset."""
+    """Fill the dataset-dependent defaults and check that the device and store fit the preset."""
+    from skeltools.check import require_valid
     preset = get_preset(cfg.preset)
+    cfg.device = resolve_device(cfg.device)
+    require_valid(cfg.store)
+    cfg.store = str(Path(cfg.store).resolve())   # a run is evaluated from anywhere
     with Store(cfg.store) as st:
         dataset, aligned = st.attrs["dataset"], bool(st.attrs["aligned"])
         st.split(cfg.protocol, "train")
@@ -182,13 +201,41 @@ def _mean_over_ranks(values: dict, dist: Dist) -> dict:
     return {k: float(v) / dist.world for k, v in zip(keys, t.tolist())}
 
 
-def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
-    """Train (or resume) a run in cfg.out; returns the run folder. Under torchrun, DDP."""
+def prepare_run_folder(out: Path, resume: bool, overwrite: bool) -> bool:
+    """Check what --out holds against --resume / --overwrite; returns whether the folder is new."""
+    ours = [f for f in RUN_FILES if (out / f).exists()]
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite contradict each other")
+    if resume and not (out / CHECKPOINT).exists():
+        raise ValueError(f"{out}: nothing to resume (no {CHECKPOINT}); leave out --resume to start a run")
+    if not resume and ours and not overwrite:
+        raise ValueError(f"{out} already holds a run ({', '.join(ours)}); pass --resume to continue it or "
+                         "--overwrite to replace it")
+    if overwrite:
+        for f in ours + [p.name for p in out.glob("rng_rank*.pt")]:
+            (out / f).unlink()
+    new = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    return new
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, overwrite: bool = False) -> Path:
+    """Train (or resume) a run in cfg.out; returns the run folder. Under torchrun, DDP.
+    A run that fails before its first checkpoint leaves no folder it created behind."""
     cfg = resolve(cfg)
     dist = Dist.from_env()
-    progress = progress and dist.main
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    new = prepare_run_folder(out, resume, overwrite) if dist.main else out.mkdir(parents=True, exist_ok=True)
+    try:
+        return _train(cfg, resume, progress and dist.main, out, dist)
+    except BaseException:
+        if new and dist.main and not (out / CHECKPOINT).exists():
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _train(cfg: TrainConfig, resume: bool, progress: bool, out: Path, dist: Dist) -> Path:
+    """The training itself, in a run folder that `train` has checked."""
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
@@ -204,11 +251,14 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_decay_every, gamma=cfg.lr_decay)
     start_epoch, rows = 0, []
     ckpt_path = out / CHECKPOINT
-    if resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
+    if resume:
+        ck = read_checkpoint(ckpt_path, device)
+        load_weights(model, ck["model"], ckpt_path)
+        try:
+            opt.load_state_dict(ck["optimizer"])
+            sched.load_state_dict(ck["scheduler"])
+        except (ValueError, KeyError, RuntimeError) as e:
+            raise CheckpointError(f"{ckpt_path}: optimizer state does not fit this model ({e})") from None
         rng = ck["rng"] if dist.main else torch.load(out / f"rng_rank{dist.rank}.pt", weights_only=False)
         _set_rng_state(rng, batches)
         start_epoch, rows = ck["epoch"] + 1, ck["metrics"]
@@ -265,11 +315,11 @@ def _save(out: Path, model, opt, sched, batches: SceneBatches, epoch: int, rows:
           dist: Dist) -> None:
     """Rank 0 writes the checkpoint; every other rank its own RNG state (for exact resume)."""
     if not dist.main:
-        torch.save(_rng_state(batches), out / f"rng_rank{dist.rank}.pt")
+        save_atomic(_rng_state(batches), out / f"rng_rank{dist.rank}.pt")
     else:
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                    "rng": _rng_state(batches), "epoch": epoch, "metrics": rows, "config": asdict(cfg)},
-                   out / CHECKPOINT)
+        save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                     "rng": _rng_state(batches), "epoch": epoch, "metrics": rows, "config": asdict(cfg)},
+                    out / CHECKPOINT)
         _write_metrics(out, rows)
     if dist.world > 1:
         import torch.distributed as td
@@ -304,10 +354,15 @@ def _plot_curves(out: Path, rows: list[dict]) -> None:
 
 def load_trained(run: str | Path, device: str = "cpu") -> tuple[FoCoViL, TrainConfig]:
     """The model of a run's last checkpoint and its config."""
-    ck = torch.load(Path(run) / CHECKPOINT, map_location=device, weights_only=False)
+    path = Path(run) / CHECKPOINT
+    ck = read_checkpoint(path, device)
     known = {f for f in TrainConfig.__dataclass_fields__}
-    cfg = TrainConfig(**{k: v for k, v in ck["config"].items() if k in known})
-    model = build_model(cfg, ck["model"]["readout.weight"].shape[0]).to(device)
-    model.load_state_dict(ck["model"])
+    try:
+        cfg = TrainConfig(**{k: v for k, v in ck["config"].items() if k in known})
+        channels = ck["model"]["readout.weight"].shape[0]
+    except (TypeError, KeyError, AttributeError, IndexError) as e:
+        raise CheckpointError(f"{path}: its config or model is not a focovil run's ({type(e).__name__}: {e})") from None
+    model = build_model(cfg, channels).to(device)
+    load_weights(model, ck["model"], path)
     model.eval()
     return model, cfg

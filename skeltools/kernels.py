@@ -161,3 +161,33 @@ def abs_max(x):
         if v > best:
             best = v
     return best
+
+
+@njit(cache=True)
+def extent_and_distance(poses):
+    """Per sample, over the present (body, frame)s: the largest joint distance from the
+    origin (the camera, before alignment) and the largest extent of one body in one frame
+    (its joints' max - min along any axis). Returns (distance, its frame, extent, its frame)."""
+    M, L, J, _ = poses.shape
+    dist, dist_t, ext, ext_t = 0.0, -1, 0.0, -1
+    for m in range(M):
+        for t in range(L):
+            lo = np.full(3, np.inf)
+            hi = np.full(3, -np.inf)
+            present = False
+            for j in range(J):
+                x, y, z = poses[m, t, j, 0], poses[m, t, j, 1], poses[m, t, j, 2]
+                if x != 0.0 or y != 0.0 or z != 0.0:
+                    present = True
+                d = np.sqrt(x * x + y * y + z * z)
+                if d > dist:
+                    dist, dist_t = d, t
+                for k in range(3):
+                    v = poses[m, t, j, k]
+                    lo[k] = min(lo[k], v)
+                    hi[k] = max(hi[k], v)
+            if present:
+                e = np.max(hi - lo)
+                if e > ext:
+                    ext, ext_t = e, t
+    return dist, dist_t, ext, ext_t

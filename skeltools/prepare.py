@@ -9,9 +9,10 @@ from __future__ import annotations
 import importlib
 import multiprocessing as mp
 import os
+import signal
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -20,11 +21,11 @@ from tqdm import tqdm
 
 from . import __version__
 from .formats.raw_sample import SampleError
-from .kernels import abs_max
 from .formats.units import RawUnit, units_by_file_name
+from .kernels import abs_max
 from .manifests import DatasetSpec, load_dataset, read_split_file
-from .store import StoreWriter
-from .transform import TransformParams, transform_sample
+from .store import DiskFull, StoreError, StoreWriter, backend_of, is_disk_full, is_tool_store, remove_stale_partials
+from .transform import PlausibilityBounds, TransformParams, transform_sample
 
 WINDOW = 1024  # files in flight at once: bounds memory whatever the corpus size
 
@@ -84,17 +85,17 @@ class _Job:
         return why
 
     def __call__(self, unit: RawUnit) -> tuple[int, list[tuple[str, dict, object]]]:
-        """Runs in a worker: (bytes read, [(name, fields, Transformed or skip reason), ...])."""
+        """Runs in a worker: (bytes read, [(name, fields, Transformed or skip reason), ...]).
+        Whatever goes wrong while reading one unit becomes its skip reason: only the
+        writer's own errors may stop a run."""
         size = _size(unit.path)
         why = self.skip_reason(unit.name, unit.fields)
         if why is not None:
             return size, [(unit.name, unit.fields, why)]
         try:
             items = format_module(self.spec).read_unit(unit, self.spec)
-        except SampleError as e:
-            return size, [(unit.name, unit.fields, str(e))]
-        except OSError as e:
-            return size, [(unit.name, unit.fields, f"unreadable: {e.strerror or e}")]
+        except Exception as e:
+            return size, [(unit.name, unit.fields, failure_reason(e))]
         return size, [(name, fields, self._transform(name, fields, raw)) for name, fields, raw in items]
 
     def _transform(self, name: str, fields: dict, raw):
@@ -103,38 +104,94 @@ class _Job:
             return why
         try:
             out = transform_sample(raw, self.spec.bodies, self.spec.layout.role_indices(), self.params)
-        except SampleError as e:
-            return str(e)
+        except Exception as e:
+            return failure_reason(e)
         if not self.keep_raw:
             out.full = None
         return out
 
 
+def failure_reason(e: Exception) -> str:
+    """A skip reason for an exception raised while reading or transforming one unit."""
+    if isinstance(e, SampleError):
+        return str(e)
+    if isinstance(e, OSError) and e.strerror:
+        return f"unreadable: {e.strerror}"
+    return f"{type(e).__name__}: {e}"
+
+
 def _size(path: Path) -> int:
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
-    return path.stat().st_size if path.exists() else 0
+    try:
+        if path.is_dir():
+            return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+        return path.stat().st_size if path.exists() else 0
+    except OSError:
+        return 0
 
 
-def _results(job: _Job, units: list[RawUnit], workers: int) -> Iterator:
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent, which ends the pool (a worker dying of it mid-task can hang the pool)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _start_method() -> str:
+    """fork where the platform has it (workers inherit the compiled kernels), else spawn (they load the cache)."""
+    return "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+
+
+class _Workers:
     """Results in unit order: the first unit in this process (which compiles the kernels
-    once, before the fork), the rest through the pool in bounded windows."""
-    if not units:
-        return
-    yield job(units[0])
-    rest = units[1:]
-    if workers <= 1:
-        yield from map(job, rest)
-        return
-    with mp.get_context("fork").Pool(workers) as pool:
+    once, before the fork), the rest through a pool in bounded windows; `close` always ends
+    the pool, also when the run is interrupted."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.pool = None
+
+    def results(self, job: _Job, units: list[RawUnit]) -> Iterator:
+        if not units:
+            return
+        yield job(units[0])
+        rest = units[1:]
+        if self.workers <= 1:
+            yield from map(job, rest)
+            return
+        self.pool = mp.get_context(_start_method()).Pool(self.workers, initializer=_ignore_sigint)
         for lo in range(0, len(rest), WINDOW):
-            yield from pool.imap(job, rest[lo:lo + WINDOW], chunksize=8)
+            yield from self.pool.imap(job, rest[lo:lo + WINDOW], chunksize=8)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
+
+
+def check_out_path(out: Path) -> None:
+    """Refuse, before any work, an --out that cannot or must not be written."""
+    backend_of(out)
+    folder = out.resolve().parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{out.parent}: the folder for --out does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StoreError(f"{folder}: cannot write there (read-only or no permission)")
+    if (out.exists() or out.is_symlink()) and not is_tool_store(out):
+        kind = "a folder" if out.is_dir() else "a file"
+        raise StoreError(f"{out} exists and is {kind} that is not a store written by skel prepare; "
+                         "remove it or choose another --out (only a skeltools store is replaced)")
+    remove_stale_partials(out)
 
 
 def _meta_of(name: str, fields: dict, out) -> dict:
     return {"name": name, "label": fields["action"] - 1, "view": fields["view"], "scene": 0,
             "subject": fields.get("subject", -1), "setup": fields.get("setup", -1),
             "replication": fields.get("replication", -1), "frames": out.frames, "bodies": out.bodies}
+
+
+def dataset_bounds(spec: DatasetSpec) -> PlausibilityBounds:
+    """The plausibility bounds of the dataset's manifest (`plausibility`), else the defaults."""
+    given = {k: float(v) for k, v in spec.extra.get("plausibility", {}).items() if k != "source"}
+    return PlausibilityBounds(**given)
 
 
 def scene_index(fields: dict[str, np.ndarray], spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -166,8 +223,7 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     raw = Path(raw)
     if not raw.is_dir():
         raise FileNotFoundError(f"{raw}: not a directory")
-    if not Path(out).resolve().parent.is_dir():
-        raise FileNotFoundError(f"{Path(out).parent}: the folder for --out does not exist")
+    check_out_path(Path(out))
     units, ignored = find_units(raw, spec)
     if not units:
         raise FileNotFoundError(f"{raw}: no {spec.name} sample files found ({ignored} other files ignored); "
@@ -177,35 +233,52 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     probe = getattr(format_module(spec), "probe_layout", None)
     if probe is not None:
         spec = replace(spec, layout_name=probe(units, spec))
-    from_files = {p.name: p for f in split_files for p in read_split_file(f)}
-    protocols = [p for p in spec.protocols if p.name not in from_files] + list(from_files.values())
+    from_files = {p.name: (p, f) for f in split_files for p in read_split_file(f)}
+    protocols = [p for p in spec.protocols if p.name not in from_files] + [p for p, _ in from_files.values()]
+    protocol_sources = {p.name: "manifest" for p in spec.protocols if p.name not in from_files}
+    protocol_sources.update({name: f"--split-file {Path(f).name}" for name, (_, f) in from_files.items()})
     summary = PrepareSummary(out=Path(out), ignored=ignored)
-    job = _Job(spec, TransformParams(frames=frames, align=align), keep_raw)
-    workers = workers or os.cpu_count() or 1
+    params = TransformParams(frames=frames, align=align, bounds=dataset_bounds(spec))
+    job = _Job(spec, params, keep_raw)
+    pool = _Workers(workers or os.cpu_count() or 1)
     start = time.perf_counter()
     scale = 0.0
     sample_units: list[str] = []
-    with StoreWriter(out, bodies=spec.bodies, frames=frames, joints=spec.layout.n_joints, keep_raw=keep_raw,
-                     compression=compression) as writer:
-        bar = tqdm(total=len(units), unit="file", disable=not progress, desc=f"prepare {dataset}")
-        for unit, (size, items) in zip(units, _results(job, units, workers)):
-            summary.bytes_read += size
-            bar.update(1)
-            for name, fields, result in items:
-                if isinstance(result, str):
-                    summary.skipped.append((name, result))
-                    continue
-                scale = max(scale, abs_max(result.poses), abs_max(result.full) if keep_raw else 0.0)
-                writer.append(result.poses, _meta_of(name, fields, result), result.full)
-                sample_units.append(unit.name)
-        bar.close()
-        fields = split_fields(writer.meta, sample_units)
-        scene, views = scene_index(fields, spec)
-        writer.meta["scene"] = scene.tolist()
-        splits = {p.name: p.assign(fields[p.field]) for p in protocols}
-        attrs = {"dataset": spec.name, "layout": spec.layout.name, "frames": frames, "aligned": bool(align),
-                 "n_views": spec.n_views, "classes": spec.classes, "tool_version": __version__}
-        writer.commit(attrs=attrs, views=views, splits=splits, skipped=summary.skipped, scale=scale or 1.0)
+    written_from: dict[str, Path] = {}
+    try:
+        with StoreWriter(out, bodies=spec.bodies, frames=frames, joints=spec.layout.n_joints, keep_raw=keep_raw,
+                         compression=compression) as writer:
+            bar = tqdm(total=len(units), unit="file", disable=not progress, desc=f"prepare {dataset}")
+            for unit, (size, items) in zip(units, pool.results(job, units)):
+                summary.bytes_read += size
+                bar.update(1)
+                for name, fields, result in items:
+                    if not isinstance(result, str) and name in written_from:
+                        result = f"duplicate of {written_from[name]} (same sample name)"
+                    if isinstance(result, str):
+                        summary.skipped.append((name, result))
+                        continue
+                    scale = max(scale, abs_max(result.poses), abs_max(result.full) if keep_raw else 0.0)
+                    writer.append(result.poses, _meta_of(name, fields, result), result.full)
+                    written_from[name] = unit.path
+                    sample_units.append(unit.name)
+            bar.close()
+            pool.close()
+            fields = split_fields(writer.meta, sample_units)
+            scene, views = scene_index(fields, spec)
+            writer.meta["scene"] = scene.tolist()
+            splits = {p.name: p.assign(fields[p.field]) for p in protocols}
+            attrs = {"dataset": spec.name, "layout": spec.layout.name, "frames": frames, "aligned": bool(align),
+                     "n_views": spec.n_views, "classes": spec.classes, "tool_version": __version__,
+                     "plausibility": asdict(params.bounds), "denoise": asdict(params.denoise),
+                     "min_norm": params.min_norm, "protocol_sources": protocol_sources}
+            writer.commit(attrs=attrs, views=views, splits=splits, skipped=summary.skipped, scale=scale or 1.0)
+    except OSError as e:
+        if is_disk_full(e):
+            raise DiskFull(f"no space left on {Path(out).resolve().parent} (the partial store was removed)") from None
+        raise
+    finally:
+        pool.close()
     summary.written = writer.n
     summary.seconds = time.perf_counter() - start
     return summary

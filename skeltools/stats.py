@@ -8,11 +8,13 @@ import numpy as np
 
 from .kernels import abs_max
 from .prepare import reason_kind
+from .check import require_valid
 from .store import Store
 
 
 def store_stats(path: str | Path) -> dict:
     """The CONTRACT section 3 statistics of a store (plus per-class counts)."""
+    require_valid(path)
     with Store(path) as st:
         meta = st.meta()
         classes = st.attrs["classes"]

@@ -6,8 +6,12 @@ written under a hidden temporary name next to the target and renamed at the end.
 """
 from __future__ import annotations
 
+import errno
+import json
 import os
+import re
 import shutil
+import zlib
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,84 @@ H5_SUFFIXES = (".h5", ".hdf5")
 
 class StoreError(Exception):
     """A path that is not a readable skeltools store (missing, foreign or corrupt)."""
+
+
+class DiskFull(StoreError):
+    """The store's file system filled up; the partial store has been removed."""
+
+
+JSON_ATTRS = {"array_checksums", "plausibility", "denoise", "protocol_sources"}  # mapping-valued attributes
+SPACE_MARGIN = 8 * 1024 ** 2   # bytes kept free beyond what the next write needs (HDF5 metadata, Zarr json)
+CHECKSUM_KEY = "checksums/poses"   # crc32 of each chunk of `poses` (chunk_samples rows), after scaling
+
+
+def chunk_checksum(block: np.ndarray) -> int:
+    """The digest of one chunk of rows as stored (C order, native float32)."""
+    return zlib.crc32(np.ascontiguousarray(block).view(np.uint8).reshape(-1)) & 0xFFFFFFFF
+
+
+def array_checksum(values: np.ndarray) -> int:
+    """The digest of a small whole array (strings joined by NUL, numbers by their bytes)."""
+    values = np.asarray(values)
+    if values.dtype == object or values.dtype.kind in "UST":
+        return zlib.crc32("\0".join(str(v) for v in values.reshape(-1)).encode()) & 0xFFFFFFFF
+    return chunk_checksum(values)
+
+
+def is_tool_store(path: str | Path) -> bool:
+    """Whether `path` holds a store this tool wrote (its `format` attribute), so that it may be replaced."""
+    try:
+        b = _open_backend(Path(path), "r")
+        try:
+            return b.attrs().get("format") == FORMAT_NAME
+        finally:
+            b.close()
+    except Exception:
+        return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_partials(path: str | Path) -> list[Path]:
+    """Remove the hidden `.<name>.partial-PID` / `.<name>.old-PID` stores of `path` whose
+    process is gone (left by a kill); returns what was removed."""
+    path = Path(path)
+    pattern = re.compile(rf"^\.{re.escape(path.stem)}\.(partial|old)-(\d+){re.escape(path.suffix)}$")
+    removed = []
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        return removed
+    for entry in folder.iterdir():
+        m = pattern.match(entry.name)
+        if m and int(m[2]) != os.getpid() and not _pid_alive(int(m[2])):
+            StoreWriter._remove(entry)
+            removed.append(entry)
+    return removed
+
+
+def is_disk_full(e: BaseException) -> bool:
+    return isinstance(e, OSError) and (e.errno == errno.ENOSPC or "No space left" in str(e))
+
+
+def check_version(path: str | Path, attrs: dict) -> int:
+    """The store's version as an int, or a StoreError naming what is wrong with it."""
+    v = attrs.get("version")
+    if v is None:
+        raise StoreError(f"{path}: no version attribute (not written by skel prepare, or damaged)")
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)) or not str(v).isdigit() or int(v) < 1:
+        raise StoreError(f"{path}: version attribute {v!r} is not a store version (1..{FORMAT_VERSION})")
+    if int(v) > FORMAT_VERSION:
+        raise StoreError(f"{path}: store version {v} is newer than this tool reads ({FORMAT_VERSION}); "
+                         "update skeltools")
+    return int(v)
 
 
 def backend_of(path: str | Path) -> str:
@@ -77,11 +159,15 @@ class _H5:
         ds[n:] = data
 
     def attrs(self) -> dict:
-        return {k: _plain(v) for k, v in self.f.attrs.items()}
+        out = {k: _plain(v) for k, v in self.f.attrs.items()}
+        for k in JSON_ATTRS & set(out):   # HDF5 attributes hold no mappings: they are kept as JSON text
+            with suppress(ValueError, TypeError):
+                out[k] = json.loads(out[k])
+        return out
 
     def set_attrs(self, attrs: dict) -> None:
         for k, v in attrs.items():
-            self.f.attrs[k] = v
+            self.f.attrs[k] = json.dumps(v) if isinstance(v, dict) else v
 
     def has(self, key: str) -> bool:
         return key in self.f
@@ -197,8 +283,7 @@ class Store:
             raise StoreError(f"{path}: cannot be opened as a store ({type(e).__name__}: {e})") from None
         if self.attrs.get("format") != FORMAT_NAME:
             raise StoreError(f"{path}: not a skeltools store (format attribute is {self.attrs.get('format')!r})")
-        if int(self.attrs.get("version", 0)) > FORMAT_VERSION:
-            raise StoreError(f"{path}: store version {self.attrs['version']} is newer than this tool reads")
+        check_version(path, self.attrs)
 
     def __enter__(self) -> Store:
         return self
@@ -228,7 +313,22 @@ class Store:
 
     def read_rows(self, key: str, idx: np.ndarray) -> np.ndarray:
         """Rows `idx` (sorted, unique) of an array along its first axis, in one selection."""
-        return self._b.rows(key, np.asarray(idx, dtype=np.int64))
+        try:
+            return self._b.rows(key, np.asarray(idx, dtype=np.int64))
+        except KeyError:
+            raise StoreError(f"{self.path}: missing array {key}") from None
+        except OSError as e:   # HDF5: a damaged chunk
+            raise StoreError(f"{self.path}: {key} cannot be read ({e})") from None
+
+    def stored_chunks(self, key: str) -> tuple[int, int]:
+        """(chunks written, chunks the shape needs) of an array: a lost Zarr chunk file
+        would otherwise read as zeros."""
+        node = self.node(key)
+        if hasattr(node, "nchunks_initialized"):
+            return int(node.nchunks_initialized), int(node.nchunks)
+        n = node.shape[0]
+        need = -(-n // node.chunks[0]) if node.chunks else 1
+        return (int(node.id.get_num_chunks()) if node.chunks else 1), need
 
     def meta(self) -> dict[str, np.ndarray]:
         return {k: self.read(f"meta/{k}") for k in META_DTYPES}
@@ -307,7 +407,17 @@ class StoreWriter:
         if len(self._buf) >= self.chunk:
             self._flush()
 
+    def _ensure_space(self, nbytes: int) -> None:
+        """Refuse a write that would fill the file system: HDF5 crashes (a segfault) when a
+        write fails for lack of space, so the partial store is removed before that happens."""
+        st = os.statvfs(self.tmp.parent)
+        if st.f_bavail * st.f_frsize < nbytes + SPACE_MARGIN:
+            self.abort()
+            raise DiskFull(f"no space left on {self.tmp.parent.resolve()} (nothing written; the partial store "
+                           "was removed)")
+
     def _flush(self) -> None:
+        self._ensure_space(sum(b.nbytes for b in self._buf) + sum(b.nbytes for b in self._raw_buf))
         if self._buf:
             self._b.append("poses", np.stack(self._buf))
             self._buf = []
@@ -315,19 +425,26 @@ class StoreWriter:
             self._b.append("raw/poses", np.concatenate(self._raw_buf))
             self._raw_buf = []
 
-    def _rescale(self, scale: float) -> None:
+    def _rescale(self, scale: float) -> np.ndarray:
+        """Divide the coordinates by `scale` in place; returns the crc32 of each scaled chunk of poses."""
+        digests = []
         for key, step in (("poses", self.chunk), ("raw/poses", 4096)):
             if not self._b.has(key):
                 continue
             n = self._b.node(key).shape[0]
             for lo in range(0, n, step):
                 sel = slice(lo, min(n, lo + step))
-                self._b.write(key, sel, (self._b.read(key, sel) / np.float32(scale)).astype(np.float32))
+                block = (self._b.read(key, sel) / np.float32(scale)).astype(np.float32)
+                self._b.write(key, sel, block)
+                if key == "poses":
+                    digests.append(chunk_checksum(block))
+        return np.asarray(digests, np.uint32)
 
     def commit(self, *, attrs: dict, views: np.ndarray, splits: dict, skipped: list[tuple[str, str]],
                scale: float) -> Path:
         """Write the index arrays and attributes, rescale, and rename into place."""
         self._flush()
+        self._ensure_space(64 * (self.n + len(skipped)) * (len(META_DTYPES) + 2))
         for k, dt in META_DTYPES.items():
             data = np.asarray(self.meta[k], dtype=object if dt is str else dt)
             if len(data):
@@ -342,8 +459,12 @@ class StoreWriter:
         self._write_whole("skipped/reason", reasons, str)
         if self.keep_raw:
             self._write_whole("raw/offsets", np.asarray(self._offsets, np.int64))
-        self._rescale(scale)
-        self._b.set_attrs({**attrs, "scale": float(scale), "format": FORMAT_NAME, "version": FORMAT_VERSION})
+        self._write_whole(CHECKSUM_KEY, self._rescale(scale))
+        small = [f"meta/{k}" for k in META_DTYPES] + ["views", "skipped/name", "skipped/reason"] + \
+            [f"splits/{p}/{part}" for p in splits for part in ("train", "test")]
+        digests = {k: array_checksum(self._b.read(k)) for k in small}   # as a reader will see them
+        self._b.set_attrs({**attrs, "scale": float(scale), "format": FORMAT_NAME, "version": FORMAT_VERSION,
+                           "checksum_chunk_samples": self.chunk, "array_checksums": digests})
         self._b.close()
         self._swap_in()
         return self.path

@@ -12,7 +12,7 @@ import numpy as np
 from .bodies import DenoiseParams, select_bodies
 from .formats.raw_sample import RawSample, SampleError
 from .kernels import (ALIGN_HIPS_PARALLEL, ALIGN_SPINE_ON_ROOT, alignment_rotation, apply_alignment, body_present,
-                      resample_linear)
+                      extent_and_distance, resample_linear)
 
 ALIGN_ERRORS = {
     ALIGN_SPINE_ON_ROOT: "degenerate skeleton: spine joint on the root, no body frame",
@@ -21,11 +21,34 @@ ALIGN_ERRORS = {
 
 
 @dataclass(frozen=True)
+class PlausibilityBounds:
+    """What a Kinect skeleton in metres can be (per dataset: `plausibility` in its manifest).
+
+    A sample outside them is broken (a lost decimal point, 1e30, millimetres) and skipped
+    before it can count towards the dataset-wide scale."""
+
+    max_distance_m: float = 10.0     # a joint farther than this from the camera
+    max_body_extent_m: float = 3.0   # one body, one frame: joints spread wider than this along an axis
+
+
+@dataclass(frozen=True)
 class TransformParams:
     frames: int = 50
     align: bool = True
     min_norm: float = 1e-4   # metres; shorter spine or hip axis = degenerate
     denoise: DenoiseParams = DenoiseParams()
+    bounds: PlausibilityBounds = PlausibilityBounds()
+
+
+def check_plausible(poses: np.ndarray, bounds: PlausibilityBounds) -> None:
+    """Raise SampleError when the selected bodies (camera coordinates) break the bounds."""
+    dist, dist_t, ext, ext_t = extent_and_distance(poses)
+    if dist > bounds.max_distance_m:
+        raise SampleError(f"implausible coordinates: a joint {dist:.3g} m from the camera in kept frame {dist_t + 1} "
+                          f"(bound {bounds.max_distance_m:g} m; the raw files must hold metres)")
+    if ext > bounds.max_body_extent_m:
+        raise SampleError(f"implausible body: {ext:.3g} m across in kept frame {ext_t + 1} "
+                          f"(bound {bounds.max_body_extent_m:g} m)")
 
 
 @dataclass
@@ -49,6 +72,7 @@ def align(poses: np.ndarray, roles: np.ndarray, min_norm: float) -> np.ndarray:
 def transform_sample(raw: RawSample, slots: int, roles: np.ndarray, params: TransformParams) -> Transformed:
     """Select bodies, align (unless disabled) and resample one raw sample."""
     poses = select_bodies(raw, slots, params.denoise)
+    check_plausible(poses, params.bounds)
     if params.align:
         poses = align(poses, roles, params.min_norm)
     if not np.isfinite(poses).all():

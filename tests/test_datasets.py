@@ -61,9 +61,10 @@ def test_pkummd_rows_and_labels(shared_real, tmp_path):
     np.testing.assert_allclose(rows, ref.astype(np.float32), rtol=1e-6)
     (tmp_path / "l.txt").write_text("3,10,50,1\n\n7,60,90,2\nbad,line\n")
     assert read_labels(tmp_path / "l.txt") == [(1, (3, 10, 50)), (3, (7, 60, 90)),
-                                               (4, "label file line 4: not label,start,end,confidence: 'bad,line'")]
+                                               (4, "label file line 4: too few fields, expected label,start,end,"
+                                                   "confidence")]
     (tmp_path / "s.txt").write_text("1 2 3\n")
-    with pytest.raises(SampleError, match="too few values on a line in the skeleton file .line 1."):
+    with pytest.raises(SampleError, match="too few values on a line: skeleton file line 1 holds fewer than the 150"):
         read_skeleton_rows(tmp_path / "s.txt", 150)
 
 
@@ -87,12 +88,12 @@ def _mat(tmp_path, key):
 EXPECTED = {  # dataset: (scenes, views, samples per scene-view, skipped reasons)
     "nucla": (9, 3, 1, {"all frames empty", "non-numeric value in frame_2_tc_1066_skeletons.txt",
                         "action a07 is not one of N-UCLA's 10 classes"}),
-    "pkummd1": (9, 3, 1, {"too few values on a line in the skeleton file", "label file line 2",
+    "pkummd1": (9, 3, 1, {"too few values on a line", "label file line 2",
                           "label interval 10-50 outside the skeleton file's 30 frames", "no label file"}),
-    "pkummd2": (9, 3, 1, {"too few values on a line in the skeleton file", "label file line 2",
+    "pkummd2": (9, 3, 1, {"too few values on a line", "label file line 2",
                           "label interval 10-50 outside the skeleton file's 30 frames", "no label file"}),
     "uwa3d": (9, 4, 1, {"not a MATLAB v7.3 (HDF5) .mat file", "no dataset 'A' in the .mat file",
-                        "20 joints, but this store's layout openni_15 has 15"}),
+                        "wrong joint count: 20 joints"}),
 }
 
 

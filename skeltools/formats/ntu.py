@@ -13,8 +13,8 @@ from numba import njit
 
 from .raw_sample import RawSample, SampleError
 from .text_kernels import (ERR_BAD_COUNT, ERR_EMPTY, ERR_JOINT_COUNT, ERR_LONG_LINE, ERR_NOT_INTEGER, ERR_SHORT_LINE,
-                           ERR_TRAILING, ERR_TRUNCATED, MESSAGES, OK, count_fields, end_line, pow10_table, read_number,
-                           skip_blank_lines)
+                           ERR_TRAILING, ERR_TRUNCATED, MESSAGES, OK, count_fields, end_line, line_end_problem,
+                           pow10_table, read_number, skip_blank_lines)
 
 BODY_INFO_VALUES = 10
 JOINT_VALUES = 12
@@ -140,7 +140,7 @@ def parse_ntu_bytes(data: bytes | np.ndarray, n_joints: int = 25) -> RawSample:
     max_records = n_lines // (n_joints + 2) + 1
     err, line, aux, n_frames, n_rec, rec_frame, rec_id, xyz = parse_skeleton(buf, n_joints, max_records, pow10_table())
     if err != OK:
-        raise SampleError(_error_text(err, line, aux, n_joints))
+        raise SampleError(line_end_problem(buf.tobytes()) or _error_text(err, line, aux, n_joints))
     return RawSample(frame=rec_frame[:n_rec].copy(), body_id=rec_id[:n_rec].copy(), xyz=xyz[:n_rec].copy(),
                      n_frames=int(n_frames))
 

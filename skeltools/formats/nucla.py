@@ -16,8 +16,8 @@ import numpy as np
 from numba import njit
 
 from .raw_sample import RawSample, SampleError
-from .text_kernels import (ERR_TRUNCATED, MESSAGES, OK, end_line, pow10_table, read_floats, read_number,
-                           skip_blank_lines, skip_number)
+from .text_kernels import (ERR_TRUNCATED, MESSAGES, OK, end_line, line_end_problem, pow10_table, read_floats,
+                           read_number, skip_blank_lines, skip_number)
 from .units import RawUnit
 
 MAX_SKELETONS = 16
@@ -79,7 +79,8 @@ def find_units(raw_dir: Path, spec) -> tuple[list[RawUnit], int]:
 
 def frame_files(folder: Path, pattern: re.Pattern) -> list[Path]:
     """The folder's skeleton frame files in numeric frame order (not glob order)."""
-    found = [(int(m["frame"]), fn) for fn in os.listdir(folder) if (m := pattern.match(fn))]
+    found = [(int(m["frame"]), fn) for fn in os.listdir(folder)
+             if (m := pattern.match(fn)) and os.path.isfile(folder / fn)]   # regular files: a FIFO would block
     return [folder / fn for _, fn in sorted(found)]
 
 
@@ -94,10 +95,10 @@ def read_unit(unit: RawUnit, spec) -> list:
     pow10 = pow10_table()
     kept_frames, kept_xyz = [], []
     for t, path in enumerate(files):
-        buf = np.frombuffer(path.read_bytes().replace(b",", b" "), dtype=np.uint8)
-        err, line, k, xyz = parse_frame(buf, J, pow10)
+        data = path.read_bytes()
+        err, line, k, xyz = parse_frame(np.frombuffer(data.replace(b",", b" "), dtype=np.uint8), J, pow10)
         if err not in (OK, ERR_TRUNCATED):
-            raise SampleError(f"{MESSAGES.get(err, err)} in {path.name} (line {line})")
+            raise SampleError(f"{line_end_problem(data) or MESSAGES.get(err, err)} in {path.name} (line {line})")
         if k == 0:
             continue  # empty or short frame file: dropped
         kept_frames.append(t)

@@ -14,32 +14,28 @@ import numpy as np
 from numba import njit
 
 from .raw_sample import RawSample, SampleError
-from .text_kernels import (ERR_SHORT_LINE, MESSAGES, NL, OK, end_line, pow10_table, read_floats, skip_blank_lines,
-                           skip_number)
+from .text_kernels import (ERR_LONG_LINE, ERR_NON_NUMERIC, ERR_SHORT_LINE, ERR_TRUNCATED, OK, count_content_lines,
+                           end_line, line_end_problem, pow10_table, read_floats, skip_blank_lines)
 from .units import RawUnit, walk_files
 
 
 @njit(cache=True)
 def parse_rows(buf, n_values, max_rows, pow10):
-    """Lines of at least `n_values` numbers (extra values checked, not kept).
+    """Lines of exactly `n_values` numbers, blank lines skipped.
 
-    Returns (err, err_line, n_rows, rows (max_rows, n_values))."""
+    Returns (err, err_line, n_rows, rows (max_rows, n_values)); a line with fewer values
+    gives ERR_SHORT_LINE, one with more ERR_LONG_LINE (a lost newline joins two frames)."""
     rows = np.zeros((max_rows, n_values), np.float32)
     n = buf.shape[0]
     pos, line = skip_blank_lines(buf, 0, 1)
     r = 0
     while pos < n:
         if r >= max_rows:
-            return ERR_SHORT_LINE, line, r, rows
+            return ERR_LONG_LINE, line, r, rows
         err, pos = read_floats(buf, pos, rows, r, n_values, pow10)
+        if err == ERR_TRUNCATED:
+            err = ERR_SHORT_LINE    # the last line ends early
         if err != OK:
-            return err, line, r, rows
-        while True:
-            err, pos2 = skip_number(buf, pos)
-            if err != OK:
-                break
-            pos = pos2
-        if err != ERR_SHORT_LINE and not (pos >= n or buf[pos] == NL):
             return err, line, r, rows
         err, pos, line = end_line(buf, pos, line)
         if err != OK:
@@ -78,6 +74,17 @@ def find_units(raw_dir: Path, spec) -> tuple[list[RawUnit], int]:
     return units, ignored
 
 
+def _integer(text: str) -> int | None:
+    """An integer field of a label line ('12', also '12.0'); None for '1.9', 'inf', '1e400', 'x'."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if not np.isfinite(value) or value != int(value):
+        return None
+    return int(value)
+
+
 def read_labels(path: Path) -> list[tuple[int, object]]:
     """(line number, (label, start, end) or the reason the line is unusable), blank lines skipped."""
     out = []
@@ -85,30 +92,45 @@ def read_labels(path: Path) -> list[tuple[int, object]]:
         if not line.strip():
             continue
         parts = [p.strip() for p in line.replace(";", ",").split(",")]
-        try:
-            label, start, end = (int(float(p)) for p in parts[:3])
-        except ValueError:
-            out.append((k, f"label file line {k}: not label,start,end,confidence: {line.strip()[:40]!r}"))
+        if len(parts) < 3:
+            out.append((k, f"label file line {k}: too few fields, expected label,start,end,confidence"))
             continue
-        out.append((k, (label, start, end) if len(parts) >= 3 else f"label file line {k}: too few fields"))
+        values = [_integer(p) for p in parts[:3]]
+        bad = [f"{what} {p!r}" for what, p, v in zip(("label", "start", "end"), parts, values) if v is None]
+        if bad:
+            out.append((k, f"label file line {k}: not an integer: {', '.join(bad)}"))
+            continue
+        out.append((k, tuple(values)))
     return out
 
 
 def read_skeleton_rows(path: Path, n_values: int) -> np.ndarray:
     data = path.read_bytes()
-    buf = np.frombuffer(data, dtype=np.uint8)
     if not data.strip():
         raise SampleError("empty skeleton file")
-    max_rows = int(np.count_nonzero(buf == 10)) + 1
-    err, line, n, rows = parse_rows(buf, n_values, max_rows, pow10_table())
+    if (why := line_end_problem(data)) is not None:
+        raise SampleError(why)
+    buf = np.frombuffer(data, dtype=np.uint8)
+    err, line, n, rows = parse_rows(buf, n_values, count_content_lines(buf), pow10_table())
+    if err in (ERR_SHORT_LINE, ERR_LONG_LINE):
+        few = err == ERR_SHORT_LINE
+        raise SampleError(f"too {'few' if few else 'many'} values on a line: skeleton file line {line} holds "
+                          f"{'fewer' if few else 'more'} than the {n_values} values of a frame")
+    if err == ERR_NON_NUMERIC:
+        raise SampleError(f"non-numeric value in the skeleton file (line {line})")
     if err != OK:
-        raise SampleError(f"{MESSAGES.get(err, err)} in the skeleton file (line {line})")
+        raise SampleError(f"unreadable skeleton file (line {line}, code {err})")
     return rows[:n]
 
 
 def instance_sample(rows: np.ndarray, start: int, end: int, joints: int) -> RawSample:
-    """Frames start..end (1-based, inclusive) as per-body records; an all-zero body is absent."""
+    """Frames start..end (1-based, inclusive) as per-body records; an all-zero body is absent.
+    A non-finite value anywhere in the interval is a broken sample, never an absent frame."""
     seg = rows[start - 1:end].reshape(end - start + 1, -1, joints, 3)
+    finite = np.isfinite(seg).all(axis=(1, 2, 3))
+    if not finite.all():
+        raise SampleError(f"non-finite coordinates (NaN or inf) in frame {start + int(np.argmin(finite))} "
+                          "of the skeleton file")
     present = np.abs(seg).sum(axis=(2, 3)) > 0          # (L, bodies)
     t, b = np.nonzero(present)
     return RawSample(frame=t.astype(np.int32), body_id=b.astype(np.int64), xyz=seg[t, b], n_frames=len(seg))
@@ -135,5 +157,8 @@ def read_unit(unit: RawUnit, spec) -> list:
         if not 1 <= start <= end <= len(rows):
             out.append((name, fields, f"label interval {start}-{end} outside the skeleton file's {len(rows)} frames"))
             continue
-        out.append((name, fields, instance_sample(rows, start, end, spec.layout.n_joints)))
+        try:
+            out.append((name, fields, instance_sample(rows, start, end, spec.layout.n_joints)))
+        except SampleError as e:
+            out.append((name, fields, str(e)))
     return out

@@ -219,6 +219,30 @@ def end_line(buf, pos, line):
     return OK, pos + 1, line + 1
 
 
+@njit(cache=True)
+def count_content_lines(buf) -> int:
+    """Lines holding anything but blanks: bounds a row buffer by the real content (a file
+    of blank lines must not cost memory per line)."""
+    count = 0
+    blank = True
+    for c in buf:
+        if c == NL:
+            if not blank:
+                count += 1
+            blank = True
+        elif not is_blank(c):
+            blank = False
+    return count + (0 if blank else 1)
+
+
+def line_end_problem(data: bytes) -> str | None:
+    """A clear reason for text whose lines end in CR alone (classic Mac), which the
+    line-aware kernels would otherwise see as one long line."""
+    if b"\r" in data and b"\n" not in data:
+        return "line ends are CR only (classic Mac text): convert the file to LF or CRLF line ends"
+    return None
+
+
 def pow10_table() -> np.ndarray:
     """Exact powers of ten for the fast float path (passed to kernels, no global state)."""
     return _POW10

@@ -24,7 +24,8 @@ def walk_files(raw_dir: Path):
     for root, dirs, files in os.walk(raw_dir):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for fn in sorted(files):
-            yield Path(root), fn
+            if os.path.isfile(os.path.join(root, fn)):   # regular files only: a FIFO would block its reader
+                yield Path(root), fn
 
 
 def units_by_file_name(raw_dir: Path, spec: DatasetSpec) -> tuple[list[RawUnit], int]:

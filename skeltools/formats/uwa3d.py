@@ -2,17 +2,28 @@
 
 One MATLAB v7.3 file per sequence, `aXX_sYY_eZZ_vWW.mat`, read with h5py: dataset `A`
 of frames x (joints * 3). The joint count comes from the data; `probe_layout` picks the
-store's layout from the manifest's `layouts_by_joints`, and files with another count are
-skipped with a reason. All-zero frames are dropped.
+store's layout from the manifest's `layouts_by_joints` by the count most files have, and
+files with another count are skipped with a reason. All-zero frames are dropped; a
+non-finite value skips the file.
 """
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from .raw_sample import RawSample, SampleError
 from .units import RawUnit
+
+
+def _columns_last(shape: tuple) -> tuple[int, int]:
+    """(frames, joints * 3) of a stored matrix shape. The files hold frames x (J*3); MATLAB
+    writes the transpose through HDF5, so when only the first axis is a multiple of 3 the
+    matrix is read transposed. A square (3k, 3k) matrix, e.g. (45, 45), is ambiguous and
+    taken as frames x (J*3), as stored."""
+    rows, cols = shape
+    return (cols, rows) if cols % 3 and not rows % 3 else (rows, cols)
 
 
 def read_matrix(path: Path, key: str) -> np.ndarray:
@@ -22,27 +33,51 @@ def read_matrix(path: Path, key: str) -> np.ndarray:
         with h5py.File(path, "r") as f:
             if key not in f:
                 raise SampleError(f"no dataset {key!r} in the .mat file (has: {', '.join(sorted(f)) or 'nothing'})")
-            a = np.asarray(f[key][()], dtype=np.float64)
+            node = f[key]
+            if not isinstance(node, h5py.Dataset):
+                raise SampleError(f"{key!r} in the .mat file is a {type(node).__name__}, not a numeric matrix")
+            if node.dtype.kind not in "fiu":
+                raise SampleError(f"{key!r} in the .mat file has dtype {node.dtype}, not numbers")
+            a = np.asarray(node[()], dtype=np.float64)
     except OSError:
         raise SampleError("not a MATLAB v7.3 (HDF5) .mat file") from None
     if a.ndim != 2 or a.size == 0:
         raise SampleError(f"dataset {key!r} has shape {a.shape}, expected frames x (joints * 3)")
-    if a.shape[1] % 3 and not a.shape[0] % 3:
+    if _columns_last(a.shape) != a.shape:
         a = a.T
     if a.shape[1] % 3:
         raise SampleError(f"dataset {key!r} has {a.shape[1]} columns, not a multiple of 3")
     return a
 
 
+def joint_count(path: Path, key: str) -> int | None:
+    """The joint count of one file from its matrix shape alone (no data read); None if unreadable."""
+    import h5py
+    try:
+        with h5py.File(path, "r") as f:
+            node = f.get(key)
+            if not isinstance(node, h5py.Dataset) or node.ndim != 2:
+                return None
+            cols = _columns_last(node.shape)[1]
+    except Exception:
+        return None
+    return cols // 3 if cols % 3 == 0 else None
+
+
 def probe_layout(units: list[RawUnit], spec) -> str:
-    """The layout named for the joint count of the first readable file."""
-    for unit in units:
-        try:
-            J = read_matrix(unit.path, spec.extra["mat_dataset"]).shape[1] // 3
-        except SampleError:
-            continue
-        return spec.extra["layouts_by_joints"].get(str(J), spec.layout_name)
-    return spec.layout_name
+    """The layout of the joint count most files have (ties: the manifest's default layout),
+    so that one odd file sorting first cannot decide for all; files with another count are
+    skipped by read_unit with a reason."""
+    by_joints = spec.extra["layouts_by_joints"]
+    counts = Counter(j for u in units if (j := joint_count(u.path, spec.extra["mat_dataset"])) is not None
+                     and str(j) in by_joints)
+    if not counts:
+        return spec.layout_name
+    best = max(counts.values())
+    default_j = next((j for j, name in by_joints.items() if name == spec.layout_name), None)
+    tied = sorted(j for j, c in counts.items() if c == best)
+    chosen = int(default_j) if default_j is not None and int(default_j) in tied else tied[0]
+    return by_joints[str(chosen)]
 
 
 def read_unit(unit: RawUnit, spec) -> list:
@@ -50,9 +85,12 @@ def read_unit(unit: RawUnit, spec) -> list:
     J = a.shape[1] // 3
     if J != spec.layout.n_joints:
         known = ", ".join(spec.extra["layouts_by_joints"])
-        raise SampleError(f"{J} joints, but this store's layout {spec.layout.name} has {spec.layout.n_joints} "
-                          f"(supported joint counts: {known})")
+        raise SampleError(f"wrong joint count: {J} joints, but this store's layout {spec.layout.name} (the joint count of most files) "
+                          f"has {spec.layout.n_joints} (supported joint counts: {known})")
     xyz = a.reshape(len(a), J, 3).astype(np.float32)
+    finite = np.isfinite(xyz).all(axis=(1, 2))
+    if not finite.all():
+        raise SampleError(f"non-finite coordinates (NaN or inf) in frame {int(np.argmin(finite)) + 1}")
     kept = np.flatnonzero(np.abs(xyz).sum(axis=(1, 2)) > 0)
     return [(unit.name, unit.fields, RawSample(frame=kept.astype(np.int32), body_id=np.zeros(len(kept), np.int64),
                                               xyz=xyz[kept], n_frames=len(xyz)))]
