@@ -56,6 +56,13 @@ def cosine_nn(query: np.ndarray, bank: np.ndarray, exclude_self: bool = False, c
     return torch.cat(out).cpu().numpy()
 
 
+def knn1_accuracy(train_feats: np.ndarray, train_labels: np.ndarray, test_feats: np.ndarray,
+                  test_labels: np.ndarray, device: str | torch.device = "cpu") -> float:
+    """Cosine 1-NN: the share of test samples whose nearest training sample has their label."""
+    nn = cosine_nn(test_feats, train_feats, device=device)
+    return float(np.mean(train_labels[nn] == test_labels))
+
+
 def cross_view_retrieval(feats: np.ndarray, scene: np.ndarray, device: str | torch.device = "cpu") -> float | None:
     """Share of test samples (whose scene has another view in the split) whose nearest
     other sample is the same scene from another view; None when no scene has two views."""
@@ -145,12 +152,11 @@ def evaluate(run: str | Path, store: str | None = None, protocol: str | None = N
         raise ValueError(f"protocol {protocol!r} of {store} has an empty train or test split")
     ftr, fte = encode(model, train.x), encode(model, test.x)
     pred = linear_probe(ftr, train.labels, fte, cfg.seed)
-    nn = cosine_nn(fte, ftr, device=device)
     res = {
         "run": str(run), "store": str(store), "protocol": protocol, "preset": cfg.preset,
         "train_samples": len(ftr), "test_samples": len(fte),
         "linear_acc": float(np.mean(pred == test.labels)),
-        "knn1_acc": float(np.mean(train.labels[nn] == test.labels)),
+        "knn1_acc": knn1_accuracy(ftr, train.labels, fte, test.labels, device),
         **clustering(fte, test.labels, cfg.seed),
         "cross_view_retrieval": cross_view_retrieval(fte, test.scene, device),
         "linear_probe": {**LINEAR_PROBE, "model": "sklearn LogisticRegression (multinomial softmax layer)"},

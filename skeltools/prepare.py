@@ -10,6 +10,7 @@ import importlib
 import multiprocessing as mp
 import os
 import signal
+import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
@@ -27,7 +28,6 @@ from .manifests import DatasetSpec, load_dataset, read_split_file
 from .store import DiskFull, StoreError, StoreWriter, backend_of, is_disk_full, is_tool_store, remove_stale_partials
 from .transform import PlausibilityBounds, TransformParams, transform_sample
 
-WINDOW = 1024  # files in flight at once: bounds memory whatever the corpus size
 
 
 @dataclass
@@ -98,6 +98,10 @@ class _Job:
             return size, [(unit.name, unit.fields, failure_reason(e))]
         return size, [(name, fields, self._transform(name, fields, raw)) for name, fields, raw in items]
 
+    def batch(self, units: list[RawUnit]) -> list:
+        """Several units in one task (one round trip to a worker for CHUNK files)."""
+        return [self(u) for u in units]
+
     def _transform(self, name: str, fields: dict, raw):
         why = raw if isinstance(raw, str) else self.skip_reason(name, fields)
         if why is not None:
@@ -141,12 +145,20 @@ def _start_method() -> str:
 
 class _Workers:
     """Results in unit order: the first unit in this process (which compiles the kernels
-    once, before the fork), the rest through a pool in bounded windows; `close` always ends
-    the pool, also when the run is interrupted."""
+    once, before the fork), the rest through a pool, two bounded windows in flight.
+
+    `close` always ends the pool, also on Ctrl-C or an error: it lets the units already
+    handed out finish (at most two windows, a fraction of a second) and joins the workers.
+    It never calls Pool.terminate, which can deadlock on the result queue's lock when a
+    worker is writing a large result (the hang 2 runs in 19 showed on Ctrl-C)."""
+
+    CHUNK = 8
+    DRAIN_S = 60.0
 
     def __init__(self, workers: int):
         self.workers = workers
         self.pool = None
+        self.pending: list = []   # imap iterators in flight, oldest first
 
     def results(self, job: _Job, units: list[RawUnit]) -> Iterator:
         if not units:
@@ -156,15 +168,62 @@ class _Workers:
         if self.workers <= 1:
             yield from map(job, rest)
             return
+        tasks = [rest[lo:lo + self.CHUNK] for lo in range(0, len(rest), self.CHUNK)]
+        size = 8 * self.workers   # tasks per window
+        windows = [tasks[lo:lo + size] for lo in range(0, len(tasks), size)]
         self.pool = mp.get_context(_start_method()).Pool(self.workers, initializer=_ignore_sigint)
-        for lo in range(0, len(rest), WINDOW):
-            yield from self.pool.imap(job, rest[lo:lo + WINDOW], chunksize=8)
+        self.pending = [self.pool.imap(job.batch, w) for w in windows[:2]]
+        for k in range(len(windows)):
+            for batch in self.pending[0]:
+                yield from batch
+            self.pending.pop(0)
+            if k + 2 < len(windows):
+                self.pending.append(self.pool.imap(job.batch, windows[k + 2]))
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
-            self.pool = None
+        if self.pool is None:
+            return
+        pool, self.pool = self.pool, None
+        deadline = time.monotonic() + self.DRAIN_S
+        try:
+            for it in self.pending:          # let the handed-out units finish, results discarded
+                while True:
+                    it.next(timeout=max(0.01, deadline - time.monotonic()))
+        except StopIteration:
+            pass
+        except mp.TimeoutError:              # a worker that does not finish: stop them hard
+            for proc in pool._pool:
+                proc.kill()
+        self.pending = []
+        pool.close()
+        pool.join()
+class _Interrupt:
+    """Ctrl-C sets a flag that the write loop checks between units and chunks, and the run
+    then ends through the ordinary cleanup. (A KeyboardInterrupt raised at an arbitrary
+    point can be swallowed by a finalizer, so that the run goes on, or strike the pool
+    mid-update, so that it hangs.) A second Ctrl-C raises at once."""
+
+    def __init__(self):
+        self.requested = False
+        self.previous = None
+
+    def __enter__(self) -> _Interrupt:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def check(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 def check_out_path(out: Path) -> None:
@@ -246,10 +305,12 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     sample_units: list[str] = []
     written_from: dict[str, Path] = {}
     try:
-        with StoreWriter(out, bodies=spec.bodies, frames=frames, joints=spec.layout.n_joints, keep_raw=keep_raw,
-                         compression=compression) as writer:
+        with _Interrupt() as interrupt, StoreWriter(out, bodies=spec.bodies, frames=frames,
+                                                    joints=spec.layout.n_joints, keep_raw=keep_raw,
+                                                    compression=compression) as writer:
             bar = tqdm(total=len(units), unit="file", disable=not progress, desc=f"prepare {dataset}")
             for unit, (size, items) in zip(units, pool.results(job, units)):
+                interrupt.check()
                 summary.bytes_read += size
                 bar.update(1)
                 for name, fields, result in items:
@@ -272,10 +333,15 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
                      "n_views": spec.n_views, "classes": spec.classes, "tool_version": __version__,
                      "plausibility": asdict(params.bounds), "denoise": asdict(params.denoise),
                      "min_norm": params.min_norm, "protocol_sources": protocol_sources}
-            writer.commit(attrs=attrs, views=views, splits=splits, skipped=summary.skipped, scale=scale or 1.0)
+            interrupt.check()
+            writer.commit(attrs=attrs, views=views, splits=splits, skipped=summary.skipped, scale=scale or 1.0,
+                          interrupted=interrupt.check)
     except OSError as e:
         if is_disk_full(e):
             raise DiskFull(f"no space left on {Path(out).resolve().parent} (the partial store was removed)") from None
+        raise
+    except BaseException:   # Ctrl-C may land anywhere, even while the writer is being made or aborted
+        StoreWriter._remove(StoreWriter.partial_path(Path(out)))
         raise
     finally:
         pool.close()

@@ -14,7 +14,7 @@ import shutil
 import zlib
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -364,7 +364,7 @@ class StoreWriter:
                  chunk_samples: int = 64, compression: str | None = None):
         self.path = Path(path)
         self.kind = backend_of(self.path)
-        self.tmp = self.path.with_name(f".{self.path.stem}.partial-{os.getpid()}{self.path.suffix}")
+        self.tmp = self.partial_path(self.path)
         self._remove(self.tmp)
         allowed = H5_COMPRESSION if self.kind == "hdf5" else ZARR_COMPRESSION
         if compression is not None and compression not in allowed:
@@ -385,6 +385,11 @@ class StoreWriter:
             self._b.create("raw/poses", (0, bodies, joints, 3), np.float32, (4096, bodies, joints, 3), compression)
             self._offsets = [0]
         self.meta: dict[str, list] = {k: [] for k in META_DTYPES}
+
+    @staticmethod
+    def partial_path(path: Path) -> Path:
+        """Where this process writes `path` before renaming it into place."""
+        return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
 
     @staticmethod
     def _remove(p: Path) -> None:
@@ -425,7 +430,7 @@ class StoreWriter:
             self._b.append("raw/poses", np.concatenate(self._raw_buf))
             self._raw_buf = []
 
-    def _rescale(self, scale: float) -> np.ndarray:
+    def _rescale(self, scale: float, interrupted: Callable[[], None]) -> np.ndarray:
         """Divide the coordinates by `scale` in place; returns the crc32 of each scaled chunk of poses."""
         digests = []
         for key, step in (("poses", self.chunk), ("raw/poses", 4096)):
@@ -433,6 +438,7 @@ class StoreWriter:
                 continue
             n = self._b.node(key).shape[0]
             for lo in range(0, n, step):
+                interrupted()
                 sel = slice(lo, min(n, lo + step))
                 block = (self._b.read(key, sel) / np.float32(scale)).astype(np.float32)
                 self._b.write(key, sel, block)
@@ -441,8 +447,9 @@ class StoreWriter:
         return np.asarray(digests, np.uint32)
 
     def commit(self, *, attrs: dict, views: np.ndarray, splits: dict, skipped: list[tuple[str, str]],
-               scale: float) -> Path:
-        """Write the index arrays and attributes, rescale, and rename into place."""
+               scale: float, interrupted: Callable[[], None] = lambda: None) -> Path:
+        """Write the index arrays and attributes, rescale, and rename into place.
+        `interrupted` is called between chunks (it raises to stop)."""
         self._flush()
         self._ensure_space(64 * (self.n + len(skipped)) * (len(META_DTYPES) + 2))
         for k, dt in META_DTYPES.items():
@@ -459,7 +466,7 @@ class StoreWriter:
         self._write_whole("skipped/reason", reasons, str)
         if self.keep_raw:
             self._write_whole("raw/offsets", np.asarray(self._offsets, np.int64))
-        self._write_whole(CHECKSUM_KEY, self._rescale(scale))
+        self._write_whole(CHECKSUM_KEY, self._rescale(scale, interrupted))
         small = [f"meta/{k}" for k in META_DTYPES] + ["views", "skipped/name", "skipped/reason"] + \
             [f"splits/{p}/{part}" for p in splits for part in ("train", "test")]
         digests = {k: array_checksum(self._b.read(k)) for k in small}   # as a reader will see them

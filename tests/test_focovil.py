@@ -295,8 +295,19 @@ def test_ddp_two_gloo_processes(small_store, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     config = json.loads((run / "config.json").read_text())
     assert config["resolved"]["world_size"] == 2
-    rows = (run / "metrics.csv").read_text().splitlines()
-    assert len(rows) == 3 and (run / "rng_rank1.pt").exists()
+    import pandas as pd
+    rows = pd.read_csv(run / "metrics.csv")
+    assert len(rows) == 2 and np.isfinite(rows[["loss", "contrastive", "recon"]].to_numpy()).all()
+    assert (run / "rng_rank1.pt").exists()
+    single = train(cfg(small_store, tmp_path / "one", hidden=16, epochs=1, batch=4), progress=False)
+    assert json.loads((single / "config.json").read_text())["resolved"]["train_scenes"] == \
+        config["resolved"]["train_scenes"]                       # the two ranks share every scene between them
+    trained, _ = load_trained(run)
+    torch.manual_seed(3)
+    from focovil.model import FoCoViL
+    init = FoCoViL(trained.channels, hidden=16)
+    assert all(not torch.equal(p, q) for p, q in zip(trained.state_dict().values(), init.state_dict().values())
+               if p.dtype.is_floating_point)                     # every tensor was trained
     r = CliRunner().invoke(focovil, ["eval", "--run", str(run), "--no-plots", "--json"])
     assert r.exit_code == 0, r.output
 
