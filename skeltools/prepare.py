@@ -21,7 +21,8 @@ import numpy as np
 from tqdm import tqdm
 
 from . import __version__
-from .formats.raw_sample import SampleError
+from .formats import FormatReader
+from .formats.raw_sample import SampleError, Skipped, reason_kind  # noqa: F401  (reason_kind: re-exported)
 from .formats.units import RawUnit, units_by_file_name
 from .kernels import abs_max
 from .manifests import DatasetSpec, load_dataset, read_split_file
@@ -34,7 +35,7 @@ from .transform import PlausibilityBounds, TransformParams, transform_sample
 class PrepareSummary:
     out: Path
     written: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, Skipped]] = field(default_factory=list)
     ignored: int = 0
     seconds: float = 0.0
     bytes_read: int = 0
@@ -44,8 +45,8 @@ class PrepareSummary:
         return self.bytes_read / 1e6 / max(self.seconds, 1e-9)
 
     def reasons(self) -> Counter:
-        """Skipped counts by kind of reason (the text before any detail)."""
-        return Counter(reason_kind(r) for _, r in self.skipped)
+        """Skipped counts by reason code."""
+        return Counter(r.code for _, r in self.skipped)
 
     def text(self) -> str:
         lines = [f"wrote {self.written} samples to {self.out}",
@@ -56,12 +57,7 @@ class PrepareSummary:
         return "\n".join(lines)
 
 
-def reason_kind(reason: str) -> str:
-    """The part of a skip reason before its details (a colon or a parenthesis)."""
-    return reason.split(" (")[0].split(":")[0]
-
-
-def format_module(spec: DatasetSpec):
+def format_module(spec: DatasetSpec) -> FormatReader:
     """The dataset's format module (`"reader"` in its manifest) under skeltools.formats."""
     return importlib.import_module(f"skeltools.formats.{spec.reader}")
 
@@ -78,11 +74,11 @@ class _Job:
     params: TransformParams
     keep_raw: bool
 
-    def skip_reason(self, name: str, fields: dict) -> str | None:
+    def skip_reason(self, name: str, fields: dict) -> Skipped | None:
         why = self.spec.out_of_range(fields)
         if why is None and name in self.spec.missing:
             why = "listed by the dataset as a sample with missing skeletons"
-        return why
+        return None if why is None else Skipped.of(why)
 
     def __call__(self, unit: RawUnit) -> tuple[int, list[tuple[str, dict, object]]]:
         """Runs in a worker: (bytes read, [(name, fields, Transformed or skip reason), ...]).
@@ -103,7 +99,7 @@ class _Job:
         return [self(u) for u in units]
 
     def _transform(self, name: str, fields: dict, raw):
-        why = raw if isinstance(raw, str) else self.skip_reason(name, fields)
+        why = raw if isinstance(raw, Skipped) else self.skip_reason(name, fields)
         if why is not None:
             return why
         try:
@@ -115,13 +111,14 @@ class _Job:
         return out
 
 
-def failure_reason(e: Exception) -> str:
-    """A skip reason for an exception raised while reading or transforming one unit."""
+def failure_reason(e: Exception) -> Skipped:
+    """The skip reason for an exception raised while reading or transforming one unit
+    (an unexpected one keeps its type as the code: `type: message`)."""
     if isinstance(e, SampleError):
-        return str(e)
+        return Skipped(e.code, str(e))
     if isinstance(e, OSError) and e.strerror:
-        return f"unreadable: {e.strerror}"
-    return f"{type(e).__name__}: {e}"
+        return Skipped("unreadable", f"unreadable: {e.strerror}")
+    return Skipped(type(e).__name__, f"{type(e).__name__}: {e}")
 
 
 def _size(path: Path) -> int:
@@ -314,9 +311,9 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
                 summary.bytes_read += size
                 bar.update(1)
                 for name, fields, result in items:
-                    if not isinstance(result, str) and name in written_from:
-                        result = f"duplicate of {written_from[name]} (same sample name)"
-                    if isinstance(result, str):
+                    if not isinstance(result, Skipped) and name in written_from:
+                        result = Skipped("duplicate", f"duplicate of {written_from[name]} (same sample name)")
+                    if isinstance(result, Skipped):
                         summary.skipped.append((name, result))
                         continue
                     scale = max(scale, abs_max(result.poses), abs_max(result.full) if keep_raw else 0.0)

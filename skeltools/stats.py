@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .kernels import abs_max
-from .prepare import reason_kind
+from .formats.raw_sample import reason_kind
 from .check import require_valid
 from .store import Store
 
@@ -22,7 +22,9 @@ def store_stats(path: str | Path) -> dict:
         frames = meta["frames"]
         P = st.node("poses")
         amax = max((float(abs_max(np.asarray(P[lo:lo + 1024]))) for lo in range(0, n, 1024)), default=0.0)
-        reasons = Counter(reason_kind(r) for r in st.read("skipped/reason"))
+        codes = st.read("skipped/code") if st.has("skipped/code") else \
+            [reason_kind(r) for r in st.read("skipped/reason")]   # stores written before codes were
+        reasons = Counter(codes)
         return {
             "path": str(path),
             "dataset": st.attrs["dataset"],

@@ -446,7 +446,7 @@ class StoreWriter:
                     digests.append(chunk_checksum(block))
         return np.asarray(digests, np.uint32)
 
-    def commit(self, *, attrs: dict, views: np.ndarray, splits: dict, skipped: list[tuple[str, str]],
+    def commit(self, *, attrs: dict, views: np.ndarray, splits: dict, skipped: list[tuple[str, object]],
                scale: float, interrupted: Callable[[], None] = lambda: None) -> Path:
         """Write the index arrays and attributes, rescale, and rename into place.
         `interrupted` is called between chunks (it raises to stop)."""
@@ -461,13 +461,15 @@ class StoreWriter:
             self._write_whole(f"splits/{proto}/train", np.asarray(train, np.int32))
             self._write_whole(f"splits/{proto}/test", np.asarray(test, np.int32))
         names = np.asarray([s[0] for s in skipped], dtype=object)
-        reasons = np.asarray([s[1] for s in skipped], dtype=object)
+        reasons = np.asarray([str(s[1]) for s in skipped], dtype=object)
+        codes = np.asarray([getattr(s[1], "code", str(s[1])) for s in skipped], dtype=object)
         self._write_whole("skipped/name", names, str)
         self._write_whole("skipped/reason", reasons, str)
+        self._write_whole("skipped/code", codes, str)
         if self.keep_raw:
             self._write_whole("raw/offsets", np.asarray(self._offsets, np.int64))
         self._write_whole(CHECKSUM_KEY, self._rescale(scale, interrupted))
-        small = [f"meta/{k}" for k in META_DTYPES] + ["views", "skipped/name", "skipped/reason"] + \
+        small = [f"meta/{k}" for k in META_DTYPES] + ["views", "skipped/name", "skipped/reason", "skipped/code"] + \
             [f"splits/{p}/{part}" for p in splits for part in ("train", "test")]
         digests = {k: array_checksum(self._b.read(k)) for k in small}   # as a reader will see them
         self._b.set_attrs({**attrs, "scale": float(scale), "format": FORMAT_NAME, "version": FORMAT_VERSION,

@@ -60,9 +60,10 @@ def test_pkummd_rows_and_labels(shared_real, tmp_path):
     ref = np.loadtxt(shared_real / "pkummd2" / "A10N08-L.txt", dtype=np.float64)
     np.testing.assert_allclose(rows, ref.astype(np.float32), rtol=1e-6)
     (tmp_path / "l.txt").write_text("3,10,50,1\n\n7,60,90,2\nbad,line\n")
-    assert read_labels(tmp_path / "l.txt") == [(1, (3, 10, 50)), (3, (7, 60, 90)),
-                                               (4, "label file line 4: too few fields, expected label,start,end,"
-                                                   "confidence")]
+    labels = read_labels(tmp_path / "l.txt")
+    assert labels[:2] == [(1, (3, 10, 50)), (3, (7, 60, 90))] and labels[2][0] == 4
+    assert labels[2][1].code == "bad label line"
+    assert labels[2][1].detail == "label file line 4: too few fields, expected label,start,end,confidence"
     (tmp_path / "s.txt").write_text("1 2 3\n")
     with pytest.raises(SampleError, match="too few values on a line: skeleton file line 1 holds fewer than the 150"):
         read_skeleton_rows(tmp_path / "s.txt", 150)
@@ -88,10 +89,10 @@ def _mat(tmp_path, key):
 EXPECTED = {  # dataset: (scenes, views, samples per scene-view, skipped reasons)
     "nucla": (9, 3, 1, {"all frames empty", "non-numeric value in frame_2_tc_1066_skeletons.txt",
                         "action a07 is not one of N-UCLA's 10 classes"}),
-    "pkummd1": (9, 3, 1, {"too few values on a line", "label file line 2",
-                          "label interval 10-50 outside the skeleton file's 30 frames", "no label file"}),
-    "pkummd2": (9, 3, 1, {"too few values on a line", "label file line 2",
-                          "label interval 10-50 outside the skeleton file's 30 frames", "no label file"}),
+    "pkummd1": (9, 3, 1, {"too few values on a line", "bad label line",
+                          "label interval outside the skeleton file", "no label file"}),
+    "pkummd2": (9, 3, 1, {"too few values on a line", "bad label line",
+                          "label interval outside the skeleton file", "no label file"}),
     "uwa3d": (9, 4, 1, {"not a MATLAB v7.3 (HDF5) .mat file", "no dataset 'A' in the .mat file",
                         "wrong joint count: 20 joints"}),
 }
@@ -103,7 +104,9 @@ def test_synth_prepare_end_to_end(dataset, tmp_path):
     corpus = synth(dataset, tmp_path / "raw", scenes=scenes, seed=5, rigid=True)
     summary = prepare(dataset, corpus.out, tmp_path / "s.h5", workers=2, progress=False)
     check_contract(tmp_path / "s.h5")
-    assert {reason_kind(r) for _, r in summary.skipped} == {reason_kind(r) for r in reasons}
+    assert {r.code for _, r in summary.skipped} == {reason_kind(r) for r in reasons}
+    with Store(tmp_path / "s.h5") as st:
+        assert sorted(st.read("skipped/code")) == sorted(r.code for _, r in summary.skipped)
     assert sorted(n for n, _ in summary.skipped) == sorted(corpus.broken)
     assert summary.ignored == len(corpus.ignored)
     spec = load_dataset(dataset)

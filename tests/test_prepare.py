@@ -76,7 +76,7 @@ def test_skipped_and_ignored_files_are_listed(rigid_corpus, rigid_store):
     assert summary.ignored == len(rigid_corpus.ignored) == 2
     reasons = dict(summary.skipped)
     listed = sorted(load_dataset("ntu60").missing)[0]
-    assert reasons[listed] == "listed by the dataset as a sample with missing skeletons"
+    assert str(reasons[listed]) == "listed by the dataset as a sample with missing skeletons"
     with Store(rigid_store[0]) as st:
         assert sorted(st.read("skipped/name")) == sorted(rigid_corpus.broken)
 

@@ -1,6 +1,20 @@
-"""Raw-format readers, one module per dataset family.
+"""Raw-format readers, one module per dataset family (the manifest's `"reader"`).
 
-Each reader turns one raw file into a `RawSample` (per-body joint tracks) or raises
-`SampleError` whose message names the problem; the numba kernels that do the byte
-parsing are pure functions over arrays and do no I/O.
+Each module is a `FormatReader`: `read_unit` turns one raw unit (a file or a folder) into
+(name, fields, RawSample or Skipped) items, or raises `SampleError` whose message names the
+problem. A module may also define `find_units(raw_dir, spec)` (default: match file names)
+and `probe_layout(units, spec)` (the joint layout, when the files decide it). The numba
+kernels that do the byte parsing are pure functions over arrays and do no I/O.
 """
+from __future__ import annotations
+
+from typing import Protocol
+
+from .raw_sample import RawSample, Skipped
+from .units import RawUnit
+
+
+class FormatReader(Protocol):
+    """What `prepare` calls on a format module."""
+
+    def read_unit(self, unit: RawUnit, spec) -> list[tuple[str, dict, RawSample | Skipped]]: ...

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from .raw_sample import RawSample, SampleError
+from .raw_sample import RawSample, SampleError, Skipped
 from .text_kernels import (ERR_LONG_LINE, ERR_NON_NUMERIC, ERR_SHORT_LINE, ERR_TRUNCATED, OK, count_content_lines,
                            end_line, line_end_problem, pow10_table, read_floats, skip_blank_lines)
 from .units import RawUnit, walk_files
@@ -85,7 +85,7 @@ def _integer(text: str) -> int | None:
     return int(value)
 
 
-def read_labels(path: Path) -> list[tuple[int, object]]:
+def read_labels(path: Path) -> list[tuple[int, tuple[int, int, int] | Skipped]]:
     """(line number, (label, start, end) or the reason the line is unusable), blank lines skipped."""
     out = []
     for k, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
@@ -93,12 +93,13 @@ def read_labels(path: Path) -> list[tuple[int, object]]:
             continue
         parts = [p.strip() for p in line.replace(";", ",").split(",")]
         if len(parts) < 3:
-            out.append((k, f"label file line {k}: too few fields, expected label,start,end,confidence"))
+            out.append((k, Skipped("bad label line", f"label file line {k}: too few fields, expected label,start,end,"
+                                                     "confidence")))
             continue
         values = [_integer(p) for p in parts[:3]]
         bad = [f"{what} {p!r}" for what, p, v in zip(("label", "start", "end"), parts, values) if v is None]
         if bad:
-            out.append((k, f"label file line {k}: not an integer: {', '.join(bad)}"))
+            out.append((k, Skipped("bad label line", f"label file line {k}: not an integer: {', '.join(bad)}")))
             continue
         out.append((k, tuple(values)))
     return out
@@ -149,16 +150,18 @@ def read_unit(unit: RawUnit, spec) -> list:
     for k, item in labels:
         name = f"{unit.name}_{k:03d}"
         fields = {**unit.fields, "replication": k}
-        if isinstance(item, str):
+        if isinstance(item, Skipped):
             out.append((name, fields, item))
             continue
         label, start, end = item
         fields["action"] = label
         if not 1 <= start <= end <= len(rows):
-            out.append((name, fields, f"label interval {start}-{end} outside the skeleton file's {len(rows)} frames"))
+            out.append((name, fields, Skipped("label interval outside the skeleton file",
+                                              f"label interval {start}-{end} outside the skeleton file's "
+                                              f"{len(rows)} frames")))
             continue
         try:
             out.append((name, fields, instance_sample(rows, start, end, spec.layout.n_joints)))
         except SampleError as e:
-            out.append((name, fields, str(e)))
+            out.append((name, fields, Skipped.of(str(e))))
     return out
