@@ -38,6 +38,14 @@ def rigid_store(rigid_corpus, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def small_store(rigid_corpus, tmp_path_factory):
+    """The rigid corpus prepared in one process: the trainer tests' store."""
+    out = tmp_path_factory.mktemp("fv") / "s.h5"
+    prepare("ntu60", rigid_corpus.out, out, workers=1, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
 def occluded_corpus(tmp_path_factory):
     out = tmp_path_factory.mktemp("occluded_raw")
     return synth("ntu60", out, scenes=12, seed=2, rigid=False, broken=False)

@@ -10,21 +10,19 @@ from click.testing import CliRunner
 
 from cli.focovil import main as focovil
 from focovil.train import TrainConfig, load_trained, train
-from skeltools.prepare import prepare
+
+from .test_focovil import cfg as cpu_cfg
 
 pytestmark = pytest.mark.cuda
 
 
-@pytest.fixture(scope="module")
-def store(rigid_corpus, tmp_path_factory):
-    out = tmp_path_factory.mktemp("cuda") / "s.h5"
-    prepare("ntu60", rigid_corpus.out, out, workers=1, progress=False)
-    return out
+@pytest.fixture
+def store(small_store):
+    return small_store
 
 
 def cfg(store, out, **kw):
-    base = dict(store=str(store), protocol="xsub", out=str(out), hidden=32, epochs=2, batch=8, seed=3, device="cuda")
-    return TrainConfig(**{**base, **kw})
+    return cpu_cfg(store, out, **{"device": "cuda", **kw})
 
 
 def test_cuda_graph_training_equals_eager(store, tmp_path):

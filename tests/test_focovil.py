@@ -126,13 +126,6 @@ def test_purity_and_ari_on_known_clusters():
     assert purity(np.array([0, 0, 1, 1]), np.array([0, 0, 0, 0])) == 0.5
 
 
-@pytest.fixture(scope="module")
-def small_store(rigid_corpus, tmp_path_factory):
-    out = tmp_path_factory.mktemp("fv") / "s.h5"
-    prepare("ntu60", rigid_corpus.out, out, workers=1, progress=False)
-    return out
-
-
 def cfg(store, out, **kw):
     base = dict(store=str(store), protocol="xsub", out=str(out), hidden=32, epochs=2, batch=8, seed=3)
     return TrainConfig(**{**base, **kw})

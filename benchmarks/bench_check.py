@@ -1,0 +1,59 @@
+"""What the content checksums cost: `skel check` (structure, then every chunk of poses
+re-read and digested with crc32) against a plain sequential read of the same poses, side
+by side in one process, on both backends. Training reads pay nothing: the digests are
+only compared by `skel check` (`focovil train` runs the structural part, which also
+finds lost Zarr chunks).
+
+    python benchmarks/bench_check.py [--scenes 6000] [--workdir bench_out/check]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenes", type=int, default=6000, help="scenes x 3 views of NTU-sized samples")
+    ap.add_argument("--workdir", default="bench_out/check")
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+
+    from sized_store import write_sized_store
+
+    from skeltools.check import check_store, structure_problems
+    from skeltools.store import Store
+
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    for suffix in (".h5", ".zarr"):
+        path = work / f"s{suffix}"
+        if not path.exists():
+            write_sized_store(path, args.scenes)
+
+        def plain_read():
+            with Store(path) as st:
+                n, total = len(st), 0.0
+                for lo in range(0, n, 64):
+                    total += float(np.asarray(st.read("poses", slice(lo, lo + 64)))[0, 0, 0, 0, 0])
+            return total
+
+        timings = {"plain read of poses": [], "skel check": [], "skel check --quick": []}
+        for _ in range(args.rounds):   # alternate, so that drifts of the machine hit all alike
+            for name, fn in (("plain read of poses", plain_read), ("skel check", lambda: check_store(path)),
+                             ("skel check --quick", lambda: structure_problems(path))):
+                start = time.perf_counter()
+                fn()
+                timings[name].append(time.perf_counter() - start)
+        size = sum(p.stat().st_size for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file()) / 1e6
+        base = float(np.median(timings["plain read of poses"]))
+        print(f"{suffix[1:]} store, {args.scenes * 3} samples, {size:.0f} MB:")
+        for name, t in timings.items():
+            print(f"  {name:<22}: {np.median(t):6.2f} s  = {np.median(t) / base:5.2f}x the plain read")
+
+
+if __name__ == "__main__":
+    main()

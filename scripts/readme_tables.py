@@ -1,0 +1,66 @@
+"""Regenerate the README's result tables from the results files; tables are never typed by hand.
+
+Each table sits between `<!-- table:NAME -->` and `<!-- /table:NAME -->` in README.md and is
+rebuilt from benchmarks/results/NAME.json by the function of that name below.
+
+    python scripts/readme_tables.py            # rewrite README.md
+    python scripts/readme_tables.py --check    # exit 1 if README.md is not what the results give
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+
+
+def fuzz(r: dict) -> str:
+    rows = ["| dataset | rounds | mutated files | skipped with a reason | accepted | good samples changed | crashes "
+            "| hangs |", "|---|---|---|---|---|---|---|---|"]
+    rounds = r["args"]["rounds"]
+    for d, t in r["totals"].items():
+        rows.append(f"| {d} | {rounds} | {t['mutants']} | {t['skipped']} | {t['accepted']} | {t['changed']} | "
+                    f"{t['crashes']} | {t['hangs']} |")
+    rows.append("")
+    rows.append(f"`python benchmarks/fuzz_prepare.py --rounds {rounds}` ({r['date']}, {r['seconds']} s, "
+                f"{r['args']['scenes']} scenes a round, {r['args']['share']:.0%} of the files mutated); `skel check` "
+                f"problems on the mutated stores: {r['check_problems']}.")
+    return "\n".join(rows)
+
+
+TABLES = {"fuzz": fuzz}
+
+
+def render(text: str) -> str:
+    for name, build in TABLES.items():
+        path = RESULTS / f"{name}.json"
+        if not path.exists():
+            continue
+        table = build(json.loads(path.read_text()))
+        text = re.sub(rf"(<!-- table:{name} -->\n).*?(<!-- /table:{name} -->)",
+                      lambda m: m.group(1) + table + "\n" + m.group(2), text, flags=re.S)
+    return text
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true")
+    args = ap.parse_args()
+    readme = REPO / "README.md"
+    old = readme.read_text()
+    new = render(old)
+    if args.check:
+        if new != old:
+            print("README.md tables differ from benchmarks/results: run python scripts/readme_tables.py")
+            return 1
+        return 0
+    readme.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
