@@ -50,8 +50,13 @@ def main() -> None:
 @click.option("--compression", default=None,
               help="HDF5: none (default), lzf, gzip; Zarr: blosc-lz4 (default), zstd, none. "
                    "See benchmarks/RESULTS.md for sizes and read speeds.")
+@click.option("--scale", "scaling", type=click.Choice(["dataset", "sample"]), default="dataset", show_default=True,
+              help="dataset: one divisor for all samples, the largest |coordinate| (the store's `scale`); sample: "
+                   "each sample by its own (P&C's per-clip normalisation), in meta/scale. The paper says only "
+                   "'normalized to [-1, 1]'; benchmarks/ablation.py compares the two.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def prepare(dataset, raw, out, frames, no_align, workers, keep_raw, strict, limit, split_files, compression, quiet):
+def prepare(dataset, raw, out, frames, no_align, workers, keep_raw, strict, limit, split_files, compression, scaling,
+            quiet):
     """Read every raw file of DATASET under --raw and write one store.
 
     Each sample: main bodies selected and denoised, aligned to its own body frame
@@ -64,7 +69,8 @@ def prepare(dataset, raw, out, frames, no_align, workers, keep_raw, strict, limi
 
     try:
         summary = run(dataset, raw, out, frames=frames, align=not no_align, workers=workers, keep_raw=keep_raw,
-                      limit=limit, progress=not quiet, split_files=split_files, compression=compression)
+                      limit=limit, progress=not quiet, split_files=split_files, compression=compression,
+                      scaling=scaling)
     except (StoreError, FileNotFoundError, ValueError) as e:
         fail(str(e))
     except KeyboardInterrupt:

@@ -15,6 +15,7 @@ import numpy as np
 
 from .store import CHECKSUM_KEY, META_DTYPES, Store, StoreError, array_checksum, chunk_checksum
 
+OPTIONAL_META = {"scale"}   # absent from stores written before per-sample scales
 REQUIRED_ATTRS = {"dataset": str, "layout": str, "frames": int, "aligned": bool, "scale": float, "n_views": int,
                   "classes": list}
 
@@ -49,14 +50,19 @@ def _array_problems(st: Store, attrs: dict) -> list[str]:
     for k, dt in META_DTYPES.items():
         key = f"meta/{k}"
         if not st.has(key):
-            out.append(f"array {key} is missing")
+            if k not in OPTIONAL_META:
+                out.append(f"array {key} is missing")
             continue
         a = st.read(key)
         if a.ndim != 1 or len(a) != N:
             out.append(f"{key} has shape {a.shape}, expected ({N},) like poses")
             continue
-        if dt is not str and a.dtype.kind not in "iu":
-            out.append(f"{key} has dtype {a.dtype}, expected integers")
+        kinds = "f" if np.dtype(dt).kind == "f" else "iu" if dt is not str else a.dtype.kind
+        if a.dtype.kind not in kinds:
+            out.append(f"{key} has dtype {a.dtype}, expected {'numbers' if kinds == 'f' else 'integers'}")
+            continue
+        if k == "scale" and len(a) and not (np.isfinite(a).all() and a.min() > 0):
+            out.append(f"{key}: divisors that are not positive and finite")
             continue
         meta[k] = a
     n_classes = len(attrs["classes"]) if isinstance(attrs.get("classes"), list) else None

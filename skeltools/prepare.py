@@ -244,6 +244,9 @@ def _meta_of(name: str, fields: dict, out) -> dict:
             "replication": fields.get("replication", -1), "frames": out.frames, "bodies": out.bodies}
 
 
+SCALINGS = ("dataset", "sample")
+
+
 def dataset_bounds(spec: DatasetSpec) -> PlausibilityBounds:
     """The plausibility bounds of the dataset's manifest (`plausibility`), else the defaults."""
     given = {k: float(v) for k, v in spec.extra.get("plausibility", {}).items() if k != "source"}
@@ -273,8 +276,14 @@ def split_fields(meta: dict, units: list[str] | None = None) -> dict[str, np.nda
 def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50, align: bool = True,
             workers: int | None = None, keep_raw: bool = False, limit: int | None = None,
             compression: str | None = None, progress: bool = True,
-            split_files: tuple[str | Path, ...] = ()) -> PrepareSummary:
-    """Prepare a store from a raw folder; returns the summary (nothing is written on error)."""
+            split_files: tuple[str | Path, ...] = (), scaling: str = "dataset") -> PrepareSummary:
+    """Prepare a store from a raw folder; returns the summary (nothing is written on error).
+
+    `scaling`: "dataset" divides every sample by one factor, the largest |coordinate| of
+    all samples (the `scale` attribute); "sample" divides each sample by its own largest
+    |coordinate| (as P&C's per-clip normalisation), recorded per sample in meta/scale."""
+    if scaling not in SCALINGS:
+        raise ValueError(f"--scale {scaling!r}: choose from {', '.join(SCALINGS)}")
     spec = load_dataset(dataset)
     raw = Path(raw)
     if not raw.is_dir():
@@ -316,8 +325,15 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
                     if isinstance(result, Skipped):
                         summary.skipped.append((name, result))
                         continue
-                    scale = max(scale, abs_max(result.poses), abs_max(result.full) if keep_raw else 0.0)
-                    writer.append(result.poses, _meta_of(name, fields, result), result.full)
+                    own = max(abs_max(result.poses), abs_max(result.full) if keep_raw else 0.0)
+                    meta = _meta_of(name, fields, result)
+                    if scaling == "sample":
+                        own = own or 1.0
+                        result.poses = (result.poses / np.float32(own)).astype(np.float32)
+                        result.full = None if result.full is None else (result.full / np.float32(own)).astype(np.float32)
+                        meta["scale"] = own
+                    scale = max(scale, own)
+                    writer.append(result.poses, meta, result.full)
                     written_from[name] = unit.path
                     sample_units.append(unit.name)
             bar.close()
@@ -329,9 +345,10 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
             attrs = {"dataset": spec.name, "layout": spec.layout.name, "frames": frames, "aligned": bool(align),
                      "n_views": spec.n_views, "classes": spec.classes, "tool_version": __version__,
                      "plausibility": asdict(params.bounds), "denoise": asdict(params.denoise),
-                     "min_norm": params.min_norm, "protocol_sources": protocol_sources}
+                     "min_norm": params.min_norm, "protocol_sources": protocol_sources, "scaling": scaling}
             interrupt.check()
-            writer.commit(attrs=attrs, views=views, splits=splits, skipped=summary.skipped, scale=scale or 1.0,
+            divisor = 1.0 if scaling == "sample" else (scale or 1.0)
+            writer.commit(attrs=attrs, views=views, splits=splits, skipped=summary.skipped, scale=divisor,
                           interrupted=interrupt.check)
     except OSError as e:
         if is_disk_full(e):

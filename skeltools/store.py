@@ -331,7 +331,7 @@ class Store:
         return (int(node.id.get_num_chunks()) if node.chunks else 1), need
 
     def meta(self) -> dict[str, np.ndarray]:
-        return {k: self.read(f"meta/{k}") for k in META_DTYPES}
+        return {k: self.read(f"meta/{k}") for k in META_DTYPES if self.has(f"meta/{k}")}
 
     def protocols(self) -> list[str]:
         return self._b.keys("splits")
@@ -350,7 +350,8 @@ class Store:
 
 
 META_DTYPES = {"name": str, "label": np.int16, "view": np.int8, "scene": np.int32, "subject": np.int16,
-               "setup": np.int16, "replication": np.int16, "frames": np.int32, "bodies": np.int8}
+               "setup": np.int16, "replication": np.int16, "frames": np.int32, "bodies": np.int8,
+               "scale": np.float32}   # meta/scale: the divisor applied to the sample (newer stores)
 
 
 class StoreWriter:
@@ -402,7 +403,7 @@ class StoreWriter:
         """Add one sample: poses (M, T, J, 3), its meta fields and, with keep_raw, (M, L, J, 3)."""
         self._buf.append(poses)
         for k in META_DTYPES:
-            self.meta[k].append(meta[k])
+            self.meta[k].append(meta.get(k, 0.0) if k == "scale" else meta[k])   # scale 0: the dataset's
         if self.keep_raw:
             frames_first = np.moveaxis(full, 1, 0)
             self._raw_buf.append(frames_first)
@@ -452,6 +453,7 @@ class StoreWriter:
         `interrupted` is called between chunks (it raises to stop)."""
         self._flush()
         self._ensure_space(64 * (self.n + len(skipped)) * (len(META_DTYPES) + 2))
+        self.meta["scale"] = [v or float(scale) for v in self.meta["scale"]]
         for k, dt in META_DTYPES.items():
             data = np.asarray(self.meta[k], dtype=object if dt is str else dt)
             if len(data):

@@ -241,3 +241,17 @@ def test_read_rows_equals_fancy_indexing_for_every_backend(rigid_corpus, tmp_pat
         with Store(tmp_path / name) as st:
             assert len(st) > idx.max()
             assert np.array_equal(st.read_rows("poses", idx), st.read("poses")[idx]), name
+
+
+def test_per_sample_scaling_keeps_the_metres(rigid_corpus, rigid_store, tmp_path):
+    """--scale sample: each sample spans [-1, 1] by itself, and poses x meta/scale are the same
+    metres as the dataset-scaled store's poses x its scale."""
+    path, _ = rigid_store
+    prepare("ntu60", rigid_corpus.out, tmp_path / "s.h5", workers=2, progress=False, scaling="sample")
+    with Store(path) as a, Store(tmp_path / "s.h5") as b:
+        Pa, Pb, per = a.read("poses"), b.read("poses"), b.read("meta/scale")
+        assert b.attrs["scaling"] == "sample" and b.attrs["scale"] == 1.0 and a.attrs["scaling"] == "dataset"
+        assert np.allclose(np.abs(Pb).reshape(len(Pb), -1).max(1), 1.0)
+        assert np.allclose(Pb * per[:, None, None, None, None], Pa * a.attrs["scale"], atol=1e-5)
+        assert np.all(a.read("meta/scale") == np.float32(a.attrs["scale"]))
+    check_contract(tmp_path / "s.h5")

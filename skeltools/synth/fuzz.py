@@ -49,8 +49,8 @@ class FuzzOutcome:
 def _metric(store: Path) -> dict[str, np.ndarray]:
     from ..store import Store
     with Store(store) as st:
-        scale = float(st.attrs["scale"])
-        return {n: p.astype(np.float64) * scale for n, p in zip(st.read("meta/name"), st.read("poses"))}
+        scale = st.read("meta/scale") if st.has("meta/scale") else np.full(len(st), float(st.attrs["scale"]))
+        return {n: p.astype(np.float64) * s for n, p, s in zip(st.read("meta/name"), st.read("poses"), scale)}
 
 
 def _prepare(dataset: str, raw: Path, out: Path, timeout: float) -> tuple[str, str]:
