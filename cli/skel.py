@@ -134,7 +134,11 @@ def check(path, quick):
 @click.option("--rigid", is_flag=True,
               help="Views differ by the rigid camera transform only (no view-specific occlusion errors).")
 @click.option("--no-broken", is_flag=True, help="Do not add the broken and non-sample files.")
-def synth(dataset, out, scenes, seed, classes, rigid, no_broken):
+@click.option("--hard", is_flag=True,
+              help="NTU only: the ablation corpus (classes sharing motion primitives that differ in one limb or "
+                   "phase, per-subject bone lengths and style, speed, camera heights, biased occlusion, per-camera "
+                   "jitter); see skeltools/synth/hard.py and the README. Use --classes 60 for all 15 x 4 classes.")
+def synth(dataset, out, scenes, seed, classes, rigid, no_broken, hard):
     """Write a synthetic raw corpus in DATASET's own raw format.
 
     Every scene is one 3D performance of a class seen from each camera; by default each
@@ -145,7 +149,8 @@ def synth(dataset, out, scenes, seed, classes, rigid, no_broken):
     from skeltools.synth.generate import synth as run
 
     try:
-        res = run(dataset, out, scenes=scenes, seed=seed, rigid=rigid, classes=classes, broken=not no_broken)
+        res = run(dataset, out, scenes=scenes, seed=seed, rigid=rigid, classes=classes, broken=not no_broken,
+                  hard=hard)
     except (ValueError, OSError) as e:
         fail(str(e))
     click.echo(f"wrote {len(res.samples)} samples ({scenes} scenes), {len(res.broken)} broken or listed files "

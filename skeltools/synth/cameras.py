@@ -39,11 +39,14 @@ def place_body(body: np.ndarray, yaw: float, offset: np.ndarray) -> np.ndarray:
     return body @ rot_y(yaw).T + offset
 
 
-def occlude(cam: np.ndarray, parents: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def occlude(cam: np.ndarray, parents: np.ndarray, rng: np.random.Generator, depth: float = 0.05,
+            width: float = 0.25, pull: tuple[float, float] = (0.4, 0.8),
+            bias: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Kinect-style inference of joints the camera cannot see (hidden behind the torso).
 
-    A limb joint deeper than the torso by 5 cm and within 25 cm of it sideways gets
-    tracking state 1 and is pulled toward its parent with jitter. Returns (xyz, state).
+    A limb joint deeper than the torso by `depth` and within `width` of it sideways gets
+    tracking state 1 and is pulled toward its parent (by a share drawn from `pull`), plus
+    the camera's `bias` and 2 cm jitter. Returns (xyz, state).
     """
     out = cam.copy()
     state = np.full(cam.shape[:2], 2, np.int8)
@@ -51,11 +54,11 @@ def occlude(cam: np.ndarray, parents: np.ndarray, rng: np.random.Generator) -> t
     for j in LIMB_JOINTS_V2:
         if j >= cam.shape[1]:
             continue
-        hidden = (cam[:, j, 2] > torso[:, 2] + 0.05) & (np.abs(cam[:, j, 0] - torso[:, 0]) < 0.25)
+        hidden = (cam[:, j, 2] > torso[:, 2] + depth) & (np.abs(cam[:, j, 0] - torso[:, 0]) < width)
         if not hidden.any():
             continue
         p = parents[j]
-        pulled = cam[hidden, p] + rng.uniform(0.4, 0.8) * (cam[hidden, j] - cam[hidden, p])
-        out[hidden, j] = pulled + rng.normal(0.0, 0.02, size=pulled.shape)
+        pulled = cam[hidden, p] + rng.uniform(*pull) * (cam[hidden, j] - cam[hidden, p])
+        out[hidden, j] = pulled + rng.normal(0.0, 0.02, size=pulled.shape) + (0.0 if bias is None else bias)
         state[hidden, j] = 1
     return out, state

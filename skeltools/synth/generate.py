@@ -8,8 +8,14 @@ from ..manifests import load_dataset
 
 
 def synth(dataset: str, out: str | Path, *, scenes: int = 20, seed: int = 0, rigid: bool = False,
-          classes: int = 10, broken: bool = True):
-    """Write a synthetic raw corpus of `dataset` under `out`; returns the writer's SynthResult."""
+          classes: int = 10, broken: bool = True, hard: bool = False):
+    """Write a synthetic raw corpus of `dataset` under `out`; returns the writer's SynthResult.
+    `hard` (NTU only): the ablation corpus of skeltools/synth/hard.py."""
     spec = load_dataset(dataset)
     writer = importlib.import_module(f"skeltools.synth.{spec.reader}")
-    return getattr(writer, f"write_{spec.reader}")(spec, Path(out), scenes, seed, rigid, classes, broken)
+    write = getattr(writer, f"write_{spec.reader}")
+    if hard:
+        if spec.reader != "ntu":
+            raise ValueError(f"--hard is made for ntu60 and ntu120, not {dataset}")
+        return write(spec, Path(out), scenes, seed, rigid, classes, broken, hard=True)
+    return write(spec, Path(out), scenes, seed, rigid, classes, broken)

@@ -54,19 +54,24 @@ def class_pattern(action: int, role: int = 0) -> dict:
 
 
 def perform(pattern: dict, parents: np.ndarray, frames: int, rng: np.random.Generator,
-            height: float = 1.0, amplitude: float = 1.0) -> np.ndarray:
+            height: float = 1.0, amplitude: float = 1.0, bone_scale: np.ndarray | None = None,
+            time: np.ndarray | None = None) -> np.ndarray:
     """One performance of a class as (frames, J, 3) in the body frame (root near the origin).
 
-    Scene-to-scene variation: amplitude, phase, body height and a little posture noise.
+    Scene-to-scene variation: amplitude, phase, body height and a little posture noise;
+    `bone_scale` (J,) scales each bone, `time` (frames,) is the performance time in [0, 1]
+    of each frame (default: uniform over the clip).
     """
     J = len(parents)
-    s = np.linspace(0.0, 1.0, frames)
+    s = np.linspace(0.0, 1.0, frames) if time is None else np.asarray(time, np.float64)
     angles = np.zeros((frames, J, 2))
     for k, j in enumerate(pattern["joints"]):
         wave = np.sin(2 * np.pi * pattern["freq"][k] * s + pattern["phase"][k] + rng.uniform(-0.3, 0.3))
         angles[:, j] = pattern["posture"][k] + amplitude * rng.uniform(0.85, 1.15) * pattern["amp"][k] * wave[:, None]
     local = _rot_x(angles[..., 0]) @ _rot_z(angles[..., 1])            # (frames, J, 3, 3)
     offsets = (REST_V2[:J] - REST_V2[np.maximum(parents, 0)][:J]) * height
+    if bone_scale is not None:
+        offsets = offsets * np.asarray(bone_scale)[:J, None]
     glob = np.zeros((frames, J, 3, 3))
     pos = np.zeros((frames, J, 3))
     for j in _topological(parents):

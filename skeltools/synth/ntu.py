@@ -8,6 +8,7 @@ import numpy as np
 
 from ..manifests import DatasetSpec
 from .cameras import to_camera
+from .hard import camera_setting, hard_actors
 from .scenes import SynthResult, pick_actions, record, scene_actors
 
 CAMERA_YAW = {1: -45.0, 2: 0.0, 3: 45.0}   # NTU's three cameras: -45, 0, +45 degrees
@@ -75,18 +76,25 @@ def skeleton_text(frames: list[list[tuple]], rng: np.random.Generator, exp_share
     return "\r\n".join(lines) + "\r\n"
 
 
-def _scene_world(spec: DatasetSpec, key: dict, rng: np.random.Generator) -> list[np.ndarray]:
+def _scene_world(spec: DatasetSpec, key: dict, rng: np.random.Generator, hard: bool = False) -> list[np.ndarray]:
+    two_person = key["action"] in spec.two_person_actions
+    if hard:
+        return hard_actors(key["action"], key["subject"], two_person, rng)
     frames = int(rng.integers(50, 110))
-    return scene_actors(key["action"], key["action"] in spec.two_person_actions, frames, rng)
+    return scene_actors(key["action"], two_person, frames, rng)
 
 
 def _view_frames(spec: DatasetSpec, actors: list[np.ndarray], view: int, rigid: bool,
-                 rng: np.random.Generator) -> list[list[tuple]]:
+                 rng: np.random.Generator, hard: bool = False) -> list[list[tuple]]:
     """What one camera records: actors in its coordinates, plus its own noise bodies and empty frames."""
     frames = len(actors[0])
     J = actors[0].shape[1]
     base_id = FIRST_BODY_ID + int(rng.integers(1000, 9000))
-    recorded, R, pos = record(actors, CAMERA_YAW[view], rigid, rng)
+    if hard:
+        cam = camera_setting(rng)
+        recorded, R, pos = record(actors, CAMERA_YAW[view] + cam["yaw_offset"], rigid, rng, cam["height"], cam)
+    else:
+        recorded, R, pos = record(actors, CAMERA_YAW[view], rigid, rng)
     tracks = [(base_id + a, cam, state) for a, (cam, state) in enumerate(recorded)]
     out: list[list[tuple]] = [[(bid, cam[t], st[t]) for bid, cam, st in tracks] for t in range(frames)]
     if rng.random() < 0.35:  # a short-lived spurious body (dropped by the length filter)
@@ -128,18 +136,19 @@ def _broken_files(valid_text: str) -> dict[str, tuple[str, str]]:
 
 
 def write_ntu(spec: DatasetSpec, out: Path, scenes: int, seed: int, rigid: bool, classes: int,
-              broken: bool) -> SynthResult:
-    """Write `scenes` scenes x 3 cameras of `.skeleton` files (plus broken and non-sample files)."""
+              broken: bool, hard: bool = False) -> SynthResult:
+    """Write `scenes` scenes x 3 cameras of `.skeleton` files (plus broken and non-sample files);
+    `hard`: the corpus of skeltools/synth/hard.py."""
     out.mkdir(parents=True, exist_ok=True)
     res = SynthResult(out=out)
     actions = pick_actions(list(range(1, spec.ranges["action"][1] + 1)), classes)
     keys = scene_keys(spec, scenes + (1 if broken else 0), actions)
     actors: list[np.ndarray] = []
     for k, key in enumerate(keys[:scenes]):
-        actors = _scene_world(spec, key, np.random.default_rng([seed, k]))
+        actors = _scene_world(spec, key, np.random.default_rng([seed, k]), hard)
         for view in CAMERA_YAW:
             name = spec.name_format.format(view=view, **key)
-            frames = _view_frames(spec, actors, view, rigid, np.random.default_rng([seed, k, view]))
+            frames = _view_frames(spec, actors, view, rigid, np.random.default_rng([seed, k, view]), hard)
             text = skeleton_text(frames, np.random.default_rng([seed, k, view, 1]))
             (out / f"{name}.skeleton").write_bytes(text.encode())
             res.samples.append(name)

@@ -39,15 +39,24 @@ def scene_actors(action: int, two_person: bool, frames: int, rng: np.random.Gene
 
 
 def record(actors: list[np.ndarray], yaw_deg: float, rigid: bool, rng: np.random.Generator,
-           height: float | None = None) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
+           height: float | None = None, camera: dict | None = None
+           ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
     """Each actor in one camera's coordinates, as (xyz (frames, 25, 3), tracking state (frames, 25)),
-    and the camera's (R, position) for placing other things in its view."""
+    and the camera's (R, position) for placing other things in its view. `camera` (the hard
+    corpus's `hard.camera_setting`) widens the occlusion, biases the inferred joints and
+    adds the camera's jitter."""
     R, pos = camera_pose(yaw_deg, rng, height)
     parents = np.array(load_layout("kinect_v2_25").parents)
     out = []
     for world in actors:
         cam = to_camera(world, R, pos)
-        out.append((cam, np.full(cam.shape[:2], 2, np.int8)) if rigid else occlude(cam, parents, rng))
+        if rigid:
+            out.append((cam, np.full(cam.shape[:2], 2, np.int8)))
+        elif camera is None:
+            out.append(occlude(cam, parents, rng))
+        else:
+            xyz, state = occlude(cam, parents, rng, depth=0.03, width=0.35, pull=(0.3, 0.7), bias=camera["bias"])
+            out.append((xyz + rng.normal(0.0, camera["jitter"], size=xyz.shape), state))
     return out, R, pos
 
 

@@ -1,0 +1,117 @@
+"""`skel synth ntu60|ntu120 --hard`: a corpus on which view-invariant representations can
+be told apart (the design is fixed in the README before any preset was run on it).
+
+- Classes share motion primitives: 8 single-joint primitives (each arm raised, each
+  forearm swung, each leg lifted, a trunk bend, a nod); a class is a pair of them with a
+  phase relation. 15 base pairs x 4 variants: as is, the second primitive on the other
+  limb, the second primitive a quarter cycle later, or both. Classes 4b+1..4b+4 differ in
+  one limb or one phase.
+- Subjects differ: bone lengths x U(0.85, 1.15) per bone, a posture style (offsets of
+  every driven joint, N(0, 0.12) rad) and an amplitude style (x U(0.8, 1.2)), fixed per
+  subject ID across its scenes; speed x U(0.7, 1.3) per scene (the active part of the
+  clip is shorter or longer, with idle frames around it).
+- Cameras: NTU's three azimuths (-45, 0, +45 degrees) each +-15 degrees, at heights
+  U(0.4, 2.2) m looking at the performer, per scene.
+- View-dependent self-occlusion: a limb joint behind the torso (deeper by 3 cm, within
+  35 cm sideways) is "inferred" as Kinect does, pulled 30-70 % toward its parent plus a
+  bias of that camera (N(0, 0.04) m per axis) and 2 cm noise; every joint also gets the
+  camera's own jitter, sd U(0.005, 0.03) m.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from ..manifests import load_layout
+from .cameras import place_body
+from .motion import perform
+
+# (joint of the Kinect v2 layout, amplitude (x-rot, z-rot) in radians, cycles per performance)
+PRIMITIVES = (
+    (8, (1.3, 0.2), 1.0),    # 0 right arm raise
+    (4, (1.3, -0.2), 1.0),   # 1 left arm raise
+    (9, (1.1, 0.4), 2.0),    # 2 right forearm swing
+    (5, (1.1, -0.4), 2.0),   # 3 left forearm swing
+    (16, (0.8, 0.1), 1.5),   # 4 right leg lift
+    (12, (0.8, -0.1), 1.5),  # 5 left leg lift
+    (1, (0.35, 0.1), 1.0),   # 6 trunk bend
+    (2, (0.4, 0.0), 2.0),    # 7 nod
+)
+MIRROR = {0: 1, 1: 0, 2: 3, 3: 2, 4: 5, 5: 4}
+VARIANTS = 4
+STYLE_JOINTS = (1, 2, 4, 5, 8, 9, 12, 13, 16, 17)
+
+
+def base_pairs() -> list[tuple[int, int]]:
+    """15 primitive pairs, each with at least one limb primitive (so that it can be mirrored)."""
+    pairs = [(p, q) for p, q in itertools.combinations(range(len(PRIMITIVES)), 2)
+             if (q in MIRROR or p in MIRROR) and MIRROR.get(q) != p]   # a mirrored variant keeps two joints
+    order = np.random.default_rng(20261201).permutation(len(pairs))
+    return [pairs[k] for k in order[:15]]
+
+
+def hard_pattern(action: int) -> dict:
+    """The recipe of class `action` (1-based), in the form `motion.perform` takes."""
+    base, variant = divmod(action - 1, VARIANTS)
+    p, q = base_pairs()[base % 15]
+    if variant in (1, 3):   # the second primitive on the other limb (or the first, if the second has none)
+        if q in MIRROR:
+            q = MIRROR[q]
+        else:
+            p = MIRROR[p]
+    phase = np.pi / 2 if variant in (2, 3) else 0.0
+    prims = [PRIMITIVES[p], PRIMITIVES[q]]
+    return {"joints": np.array([j for j, _, _ in prims]), "amp": np.array([a for _, a, _ in prims]),
+            "freq": np.array([f for _, _, f in prims]), "phase": np.array([0.0, phase]),
+            "posture": np.zeros((2, 2)), "walk": 0.0, "bob": 0.0}
+
+
+def subject_traits(subject: int, joints: int) -> dict:
+    """Bone lengths and style of one subject, the same in every scene of that subject."""
+    rng = np.random.default_rng([424242, subject])
+    return {"bone_scale": rng.uniform(0.85, 1.15, joints), "amp_scale": rng.uniform(0.8, 1.2),
+            "style": {j: rng.normal(0.0, 0.12, 2) for j in STYLE_JOINTS}}
+
+
+def styled(pattern: dict, traits: dict) -> dict:
+    """The class recipe as this subject performs it: its posture offsets on every styled joint."""
+    extra = [j for j in STYLE_JOINTS if j not in pattern["joints"]]
+    joints = np.concatenate([pattern["joints"], extra])
+    n = len(extra)
+    return {**pattern, "joints": joints,
+            "amp": np.concatenate([pattern["amp"] * traits["amp_scale"], np.zeros((n, 2))]),
+            "freq": np.concatenate([pattern["freq"], np.zeros(n)]),
+            "phase": np.concatenate([pattern["phase"], np.zeros(n)]),
+            "posture": np.stack([traits["style"][int(j)] for j in joints])}
+
+
+def timeline(frames: int, speed: float, rng: np.random.Generator) -> np.ndarray:
+    """Performance time s in [0, 1] per frame: the active part lasts 0.75 / speed of the clip."""
+    active = int(np.clip(round(0.75 * frames / speed), 20, frames))
+    start = int(rng.integers(0, frames - active + 1))
+    return np.clip((np.arange(frames) - start) / max(active - 1, 1), 0.0, 1.0)
+
+
+def camera_setting(rng: np.random.Generator) -> dict:
+    """One camera's deviations for one scene: azimuth offset, height, occlusion bias, jitter."""
+    return {"yaw_offset": rng.uniform(-15, 15), "height": rng.uniform(0.4, 2.2),
+            "bias": rng.normal(0.0, 0.04, 3), "jitter": rng.uniform(0.005, 0.03)}
+
+
+def hard_actors(action: int, subject: int, two_person: bool, rng: np.random.Generator,
+                frames: int = 80) -> list[np.ndarray]:
+    """World-space Kinect v2 joint tracks (frames, 25, 3) of the actors of one hard scene."""
+    parents = np.array(load_layout("kinect_v2_25").parents)
+    yaw = np.deg2rad(rng.uniform(-30, 30))
+    time = timeline(frames, rng.uniform(0.7, 1.3), rng)
+
+    def actor(who: int, amplitude: float) -> np.ndarray:
+        traits = subject_traits(who, len(parents))
+        return perform(styled(hard_pattern(action), traits), parents, frames, rng, amplitude=amplitude,
+                       bone_scale=traits["bone_scale"], time=time)
+
+    if not two_person:
+        return [place_body(actor(subject, 1.0), yaw, np.zeros(3))]
+    return [place_body(actor(subject, 1.0), yaw + np.pi / 3, np.array([-0.5, 0.0, 0.0])),
+            place_body(actor(subject + 1000, 0.4), yaw - 2 * np.pi / 3, np.array([0.5, 0.0, 0.0]))]
