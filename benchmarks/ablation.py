@@ -9,7 +9,7 @@ xview (train cameras 2 and 3: 1,200 samples; test camera 1: 600); hidden 128, lr
 16 scenes x 2 views a step, or 32 single samples a step for the reconstruction-only
 presets, so that every preset takes the same steps per epoch on the same samples per step.
 
-    python benchmarks/ablation.py --table 8 [--seeds 0 1 2] [--epochs 30] [--workdir bench_out/ablation]
+    python benchmarks/ablation.py --table 8 [--seeds 0 1 2] [--epochs 15] [--workdir bench_out/ablation]
     python benchmarks/ablation.py --table 9
     python benchmarks/ablation.py --table 10
 
@@ -126,7 +126,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--table", choices=sorted(TABLES), required=True)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--workdir", default="bench_out/ablation")
     ap.add_argument("--out", default=None, help="results file (default benchmarks/results/ablation-<table>.json)")
     args = ap.parse_args()
