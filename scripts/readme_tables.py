@@ -32,7 +32,17 @@ def fuzz(r: dict) -> str:
     return "\n".join(rows)
 
 
-TABLES = {"fuzz": fuzz}
+def ablation(r: dict) -> str:
+    """One ablation table (benchmarks/ablation.py writes it and owns its layout)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from ablation import markdown
+    d = r["design"]
+    return (f"**{r['title']}** (`{r['command']}`, {r['date']}, {r['machine']}, {r['seconds']} s; "
+            f"{d['test_samples']} test samples, {d['classes']} classes, chance {1 / d['classes']:.3f}):\n\n"
+            + markdown(r))
+
+
+TABLES = {"fuzz": fuzz, "ablation-8": ablation, "ablation-9": ablation, "ablation-10": ablation}
 
 
 def render(text: str) -> str:

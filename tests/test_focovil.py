@@ -363,3 +363,17 @@ def test_cuda_graph_needs_cuda(small_store, tmp_path):
     r = CliRunner().invoke(focovil, ["train", "--store", str(small_store), "--protocol", "xsub", "--out",
                                      str(tmp_path / "g"), "--device", "cpu", "--cuda-graph", "--hidden", "16"])
     assert r.exit_code == 2 and "--cuda-graph is for CUDA" in r.output
+
+
+def test_same_seed_and_threads_give_identical_metrics(small_store, tmp_path):
+    """What the ablation benchmark relies on: a seed fixes a run's numbers on one machine."""
+    from focovil.evaluate import evaluate
+    results = []
+    for name in ("a", "b"):
+        run = train(cfg(small_store, tmp_path / name, protocol="xview", epochs=2), progress=False)
+        results.append(evaluate(run, plots=False))
+    keys = ("linear_acc", "knn1_acc", "gmm_purity", "gmm_ari", "kmeans_purity", "kmeans_ari", "cross_view_retrieval")
+    assert [results[0][k] for k in keys] == [results[1][k] for k in keys]
+    other = evaluate(train(cfg(small_store, tmp_path / "c", protocol="xview", epochs=2, seed=4), progress=False),
+                     plots=False)
+    assert [other[k] for k in keys] != [results[0][k] for k in keys]   # and another seed does not
