@@ -155,5 +155,31 @@ def evaluate(run_dir, store, protocol, device, no_plots, finetune, semi, finetun
         click.echo(f"results in {Path(run_dir) / 'results.json'}")
 
 
+@main.command()
+@click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False), help="Run folder of `focovil train`.")
+@click.option("--store", required=True, type=click.Path(), help="Store whose every sample is encoded.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="HDF5 file to write (FEATURES.h5).")
+@click.option("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available).")
+@click.option("--batch", default=1024, show_default=True, type=click.IntRange(min=1), help="Clips per forward pass.")
+def embed(run_dir, store, out, device, batch):
+    """Encode every sample of STORE with the run's trained encoder f_e.
+
+    Writes `features` (N, D) float32, `meta/name`, `meta/label`, `meta/view` and the run's
+    config (attribute `config`, JSON): a pretrained representation for downstream models.
+    In Python: `focovil.load_encoder(run).encode(poses)`."""
+    import torch
+
+    from focovil.embed import embed_store
+    from focovil.train import resolve_device
+    from skeltools.store import StoreError
+
+    try:
+        device = resolve_device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        path = embed_store(run_dir, store, out, device, batch)
+    except (StoreError, ValueError, OSError) as e:
+        fail(str(e))
+    click.echo(f"features written to {path}")
+
+
 if __name__ == "__main__":
     main()

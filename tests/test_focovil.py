@@ -377,3 +377,26 @@ def test_same_seed_and_threads_give_identical_metrics(small_store, tmp_path):
     other = evaluate(train(cfg(small_store, tmp_path / "c", protocol="xview", epochs=2, seed=4), progress=False),
                      plots=False)
     assert [other[k] for k in keys] != [results[0][k] for k in keys]   # and another seed does not
+
+
+def test_embed_writes_the_encoder_features(small_store, tmp_path):
+    import h5py
+
+    import focovil as fv
+    from focovil.evaluate import encode
+    from skeltools.store import Store
+    run = train(cfg(small_store, tmp_path / "e", epochs=1), progress=False)
+    r = CliRunner().invoke(focovil, ["embed", "--run", str(run), "--store", str(small_store), "--out",
+                                     str(tmp_path / "f.h5"), "--batch", "7"])
+    assert r.exit_code == 0, r.output
+    model, _ = load_trained(run)
+    with Store(small_store) as st, h5py.File(tmp_path / "f.h5") as f:
+        poses = st.read("poses")
+        from focovil.data import flatten_poses
+        want = encode(model, torch.from_numpy(flatten_poses(poses)))      # the evaluation's own path
+        assert np.allclose(f["features"][()], want, atol=1e-6) and f["features"].dtype == np.float32
+        assert list(f["meta/name"].asstr()[()]) == list(st.read("meta/name"))
+        assert f["meta/label"][()].tolist() == st.read("meta/label").tolist()
+        assert json.loads(f.attrs["config"])["hidden"] == 32
+        enc = fv.load_encoder(run)
+        assert isinstance(enc, torch.nn.Module) and np.allclose(fv.encode(enc, poses[:5]), want[:5], atol=1e-6)
