@@ -31,8 +31,12 @@ def main() -> None:
 
 @main.command()
 @click.argument("dataset", type=click.Choice(DATASETS))
-@click.option("--raw", "raw", required=True, type=click.Path(file_okay=False),
+@click.option("--raw", "raw", default=None, type=click.Path(file_okay=False),
               help="Folder of raw files (searched recursively; non-sample files are ignored).")
+@click.option("--from-mmaction", "from_mmaction", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Instead of --raw (ntu60, ntu120): an mmaction2/pyskl 3D annotation pickle (ntu60_3d.pkl); its "
+                   "bodies are taken as picked and its splits become the store's. Unpickling runs code: load only "
+                   "files from a source you trust.")
 @click.option("--out", required=True, type=click.Path(dir_okay=True),
               help="Store to write: PATH.h5 / PATH.hdf5 (HDF5) or PATH.zarr (Zarr v3). Replaced atomically.")
 @click.option("--frames", default=50, show_default=True, type=click.IntRange(min=2),
@@ -55,8 +59,8 @@ def main() -> None:
                    "each sample by its own (P&C's per-clip normalisation), in meta/scale. The paper says only "
                    "'normalized to [-1, 1]'; benchmarks/ablation.py compares the two.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def prepare(dataset, raw, out, frames, no_align, workers, keep_raw, strict, limit, split_files, compression, scaling,
-            quiet):
+def prepare(dataset, raw, from_mmaction, out, frames, no_align, workers, keep_raw, strict, limit, split_files,
+            compression, scaling, quiet):
     """Read every raw file of DATASET under --raw and write one store.
 
     Each sample: main bodies selected and denoised, aligned to its own body frame
@@ -65,12 +69,19 @@ def prepare(dataset, raw, out, frames, no_align, workers, keep_raw, strict, limi
     in the store under skipped/ with their reason and in the summary.
     """
     from skeltools.prepare import prepare as run
+    from skeltools.prepare import prepare_from_mmaction
     from skeltools.store import StoreError
 
+    if (raw is None) == (from_mmaction is None):
+        fail("give either --raw DIR or --from-mmaction FILE.pkl")
     try:
-        summary = run(dataset, raw, out, frames=frames, align=not no_align, workers=workers, keep_raw=keep_raw,
-                      limit=limit, progress=not quiet, split_files=split_files, compression=compression,
-                      scaling=scaling)
+        if from_mmaction:
+            summary = prepare_from_mmaction(dataset, from_mmaction, out, frames=frames, align=not no_align,
+                                            compression=compression, progress=not quiet, scaling=scaling)
+        else:
+            summary = run(dataset, raw, out, frames=frames, align=not no_align, workers=workers, keep_raw=keep_raw,
+                          limit=limit, progress=not quiet, split_files=split_files, compression=compression,
+                          scaling=scaling)
     except (StoreError, FileNotFoundError, ValueError) as e:
         fail(str(e))
     except KeyboardInterrupt:
@@ -100,6 +111,36 @@ def stats(path, as_json, plot):
                 plot_stats(s, plot, st.read("meta/frames"))
             if not as_json:
                 click.echo(f"plot written to {plot}")
+    go()
+
+
+@main.command()
+@click.argument("store", type=click.Path())
+@click.option("--to", "target", required=True, type=click.Choice(["mmaction", "ctrgcn"]),
+              help="mmaction: the mmaction2/pyskl annotation pickle; ctrgcn: CTR-GCN's .npz arrays of one protocol.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="FILE.pkl (mmaction) or FILE.npz (ctrgcn).")
+@click.option("--protocol", default=None, help="The split to export (ctrgcn only; mmaction writes every protocol).")
+def export(store, target, out, protocol):
+    """Write a store's aligned, resampled samples in a format other tools train on.
+
+    mmaction: {"split": {"<protocol>_train"/"_val": [names]}, "annotations": [{"frame_dir",
+    "label", "keypoint" (M, T, J, 3) float32 (absent bodies dropped), "total_frames"}]}.
+    ctrgcn: x_train (N, T, M*J*3), y_train (N, C) one-hot, x_test, y_test."""
+    from skeltools.check import require_valid
+    from skeltools.formats.ctrgcn import export_ctrgcn
+    from skeltools.formats.mmaction import export_mmaction
+
+    @clean_errors(_store_errors(), OSError)
+    def go():
+        require_valid(store)
+        if target == "ctrgcn":
+            if not protocol:
+                fail("--to ctrgcn needs --protocol (e.g. xsub, xview)")
+            arrays = export_ctrgcn(store, protocol, out)
+            click.echo(f"wrote {out}: " + ", ".join(f"{k} {v.shape}" for k, v in arrays.items()))
+        else:
+            data = export_mmaction(store, out)
+            click.echo(f"wrote {out}: {len(data['annotations'])} annotations, splits {', '.join(data['split'])}")
     go()
 
 

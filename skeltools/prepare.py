@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 from tqdm import tqdm
@@ -25,7 +25,7 @@ from .formats import FormatReader
 from .formats.raw_sample import SampleError, Skipped, reason_kind  # noqa: F401  (reason_kind: re-exported)
 from .formats.units import RawUnit, units_by_file_name
 from .kernels import abs_max
-from .manifests import DatasetSpec, load_dataset, read_split_file
+from .manifests import DatasetSpec, Protocol, load_dataset, read_split_file
 from .store import DiskFull, StoreError, StoreWriter, backend_of, is_disk_full, is_tool_store, remove_stale_partials
 from .transform import PlausibilityBounds, TransformParams, transform_sample
 
@@ -267,6 +267,7 @@ def scene_index(fields: dict[str, np.ndarray], spec: DatasetSpec) -> tuple[np.nd
 def split_fields(meta: dict, units: list[str] | None = None) -> dict[str, np.ndarray]:
     """Per-sample values that split rules and scene keys may refer to."""
     out = {k: np.asarray(meta[k]) for k in ("subject", "setup", "replication", "view")}
+    out["name"] = np.asarray(meta["name"], dtype=object)
     out["action"] = np.asarray(meta["label"]) + 1
     if units is not None:
         out["unit"] = np.asarray(units, dtype=object)
@@ -306,16 +307,32 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     params = TransformParams(frames=frames, align=align, bounds=dataset_bounds(spec))
     job = _Job(spec, params, keep_raw)
     pool = _Workers(workers or os.cpu_count() or 1)
+    results = ((u.name, u.path, size, items) for u, (size, items) in zip(units, pool.results(job, units)))
+    try:
+        return write_store(spec, out, results, len(units), protocols, protocol_sources, params, summary,
+                           keep_raw=keep_raw, compression=compression, scaling=scaling, progress=progress,
+                           before_commit=pool.close)
+    finally:
+        pool.close()
+
+
+def write_store(spec: DatasetSpec, out: str | Path, results: Iterator, n_units: int, protocols: list,
+                protocol_sources: dict, params: TransformParams, summary: PrepareSummary, *, keep_raw: bool = False,
+                compression: str | None = None, scaling: str = "dataset", progress: bool = True,
+                before_commit: Callable[[], None] = lambda: None, extra_attrs: dict | None = None) -> PrepareSummary:
+    """Stream (unit name, unit path, bytes read, [(name, fields, Transformed or Skipped)]) into
+    a store: duplicates skipped, scaled, scenes and splits indexed, committed atomically;
+    Ctrl-C, a full disk or any error leave nothing under `out`."""
     start = time.perf_counter()
     scale = 0.0
     sample_units: list[str] = []
     written_from: dict[str, Path] = {}
     try:
-        with _Interrupt() as interrupt, StoreWriter(out, bodies=spec.bodies, frames=frames,
+        with _Interrupt() as interrupt, StoreWriter(out, bodies=spec.bodies, frames=params.frames,
                                                     joints=spec.layout.n_joints, keep_raw=keep_raw,
                                                     compression=compression) as writer:
-            bar = tqdm(total=len(units), unit="file", disable=not progress, desc=f"prepare {dataset}")
-            for unit, (size, items) in zip(units, pool.results(job, units)):
+            bar = tqdm(total=n_units, unit="file", disable=not progress, desc=f"prepare {spec.name}")
+            for unit_name, unit_path, size, items in results:
                 interrupt.check()
                 summary.bytes_read += size
                 bar.update(1)
@@ -334,18 +351,19 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
                         meta["scale"] = own
                     scale = max(scale, own)
                     writer.append(result.poses, meta, result.full)
-                    written_from[name] = unit.path
-                    sample_units.append(unit.name)
+                    written_from[name] = unit_path
+                    sample_units.append(unit_name)
             bar.close()
-            pool.close()
+            before_commit()
             fields = split_fields(writer.meta, sample_units)
             scene, views = scene_index(fields, spec)
             writer.meta["scene"] = scene.tolist()
             splits = {p.name: p.assign(fields[p.field]) for p in protocols}
-            attrs = {"dataset": spec.name, "layout": spec.layout.name, "frames": frames, "aligned": bool(align),
-                     "n_views": spec.n_views, "classes": spec.classes, "tool_version": __version__,
-                     "plausibility": asdict(params.bounds), "denoise": asdict(params.denoise),
-                     "min_norm": params.min_norm, "protocol_sources": protocol_sources, "scaling": scaling}
+            attrs = {"dataset": spec.name, "layout": spec.layout.name, "frames": params.frames,
+                     "aligned": bool(params.align), "n_views": spec.n_views, "classes": spec.classes,
+                     "tool_version": __version__, "plausibility": asdict(params.bounds),
+                     "denoise": asdict(params.denoise), "min_norm": params.min_norm,
+                     "protocol_sources": protocol_sources, "scaling": scaling, **(extra_attrs or {})}
             interrupt.check()
             divisor = 1.0 if scaling == "sample" else (scale or 1.0)
             writer.commit(attrs=attrs, views=views, splits=splits, skipped=summary.skipped, scale=divisor,
@@ -357,8 +375,62 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     except BaseException:   # Ctrl-C may land anywhere, even while the writer is being made or aborted
         StoreWriter._remove(StoreWriter.partial_path(Path(out)))
         raise
-    finally:
-        pool.close()
     summary.written = writer.n
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def prepare_from_mmaction(dataset: str, pickle_path: str | Path, out: str | Path, *, frames: int = 50,
+                          align: bool = True, compression: str | None = None, progress: bool = True,
+                          scaling: str = "dataset") -> PrepareSummary:
+    """A store from an mmaction2/pyskl 3D annotation pickle (bodies already picked): the same
+    transform from alignment on, the view and scene from each `frame_dir` name, the
+    pickle's splits as the store's protocols (`xsub_train` / `xsub_val` -> xsub). Unpickling
+    runs code: load only files from a source you trust."""
+    from .formats.mmaction import bodies_of, load_pickle
+    from .transform import transform_bodies
+
+    if scaling not in SCALINGS:
+        raise ValueError(f"--scale {scaling!r}: choose from {', '.join(SCALINGS)}")
+    spec = load_dataset(dataset)
+    if spec.reader != "ntu":
+        raise ValueError(f"--from-mmaction reads NTU RGB+D pickles (ntu60, ntu120), not {dataset}")
+    check_out_path(Path(out))
+    data = load_pickle(pickle_path)
+    params = TransformParams(frames=frames, align=align, bounds=dataset_bounds(spec))
+    roles = spec.layout.role_indices()
+    source = Path(pickle_path)
+
+    def results():
+        for k, ann in enumerate(data["annotations"]):
+            name = str(ann.get("frame_dir", f"annotation {k}")) if isinstance(ann, dict) else f"annotation {k}"
+            fields = spec.parse_file_name(f"{name}.skeleton")
+            if fields is None:
+                item = Skipped("unknown name", f"unknown name: {name!r} is not an {spec.name} sample name")
+            elif (why := spec.out_of_range(fields)) is not None:
+                item = Skipped.of(why)
+            else:
+                try:
+                    label = int(ann["label"])
+                    if label != fields["action"] - 1:
+                        raise SampleError(f"label {label} disagrees with the name's action A{fields['action']:03d}")
+                    item = transform_bodies(bodies_of(ann, spec.layout.n_joints, spec.bodies), roles, params)
+                    item.full = None
+                except Exception as e:
+                    item = failure_reason(e)
+            yield name, source, 0, [(name, fields or {}, item)]
+
+    protocols, sources = [], {}
+    for split_name, names in data.get("split", {}).items():
+        proto, _, part = str(split_name).rpartition("_")
+        if proto and part in ("train", "val"):
+            sources[proto] = f"mmaction:{source.name}"
+    for proto in sources:
+        train = tuple(data["split"].get(f"{proto}_train", ()))
+        test = tuple(data["split"].get(f"{proto}_val", ()))
+        protocols.append(Protocol(name=proto, field="name", train=train, test=test))
+    summary = PrepareSummary(out=Path(out))
+    summary.bytes_read = source.stat().st_size
+    return write_store(spec, out, results(), len(data["annotations"]), protocols, sources, params, summary,
+                       compression=compression, scaling=scaling, progress=progress,
+                       extra_attrs={"source": f"mmaction:{source.name}"})

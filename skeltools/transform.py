@@ -71,7 +71,12 @@ def align(poses: np.ndarray, roles: np.ndarray, min_norm: float) -> np.ndarray:
 
 def transform_sample(raw: RawSample, slots: int, roles: np.ndarray, params: TransformParams) -> Transformed:
     """Select bodies, align (unless disabled) and resample one raw sample."""
-    poses = select_bodies(raw, slots, params.denoise)
+    return transform_bodies(select_bodies(raw, slots, params.denoise), roles, params)
+
+
+def transform_bodies(poses: np.ndarray, roles: np.ndarray, params: TransformParams) -> Transformed:
+    """From the selected bodies (slots, L, J, 3) on: plausibility, alignment, resampling (the
+    entry point for data whose bodies were picked elsewhere, e.g. mmaction2 pickles)."""
     check_plausible(poses, params.bounds)
     if params.align:
         poses = align(poses, roles, params.min_norm)
