@@ -337,11 +337,10 @@ def _write_metrics(out: Path, rows: list[dict]) -> None:
 def _plot_curves(out: Path, rows: list[dict]) -> None:
     if not rows:
         return
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure   # no pyplot: a notebook's backend is left alone
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     for k in ("loss", "contrastive", "recon"):
         if k in rows[0]:
             ax.plot([r["epoch"] for r in rows], [r[k] for r in rows], label=k)
@@ -349,7 +348,6 @@ def _plot_curves(out: Path, rows: list[dict]) -> None:
     ax.legend()
     fig.tight_layout()
     fig.savefig(out / "curves.png", dpi=90)
-    plt.close(fig)
 
 
 def load_trained(run: str | Path, device: str = "cpu") -> tuple[FoCoViL, TrainConfig]:

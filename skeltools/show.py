@@ -25,9 +25,7 @@ def find_sample(st: Store, name_or_index: str) -> int:
 def show_sample(store: str | Path, name_or_index: str, out: str | Path, frames: int = 5) -> list[str]:
     """Front (axis 1 vs 0) and side (axis 2 vs 0) views of `frames` frames for each view of
     the sample's scene, in one PNG. Returns the names drawn."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure   # no pyplot: a notebook's backend is left alone
 
     with Store(store) as st:
         i = find_sample(st, name_or_index)
@@ -38,8 +36,10 @@ def show_sample(store: str | Path, name_or_index: str, out: str | Path, frames: 
         poses = {k: np.asarray(st.node("poses")[k]) for k in members}
     T = next(iter(poses.values())).shape[1]
     pick = np.linspace(0, T - 1, frames).round().astype(int)
-    fig, axes = plt.subplots(2, len(members), figsize=(4 * len(members), 8), squeeze=False)
-    colors = plt.cm.viridis(np.linspace(0, 1, frames))
+    import matplotlib
+    fig = Figure(figsize=(4 * len(members), 8))
+    axes = fig.subplots(2, len(members), squeeze=False)
+    colors = matplotlib.colormaps["viridis"](np.linspace(0, 1, frames))
     for col, k in enumerate(members):
         for row, (h, title) in enumerate(((1, "front: axis 1 vs spine axis 0"), (2, "side: axis 2 vs spine axis 0"))):
             ax = axes[row, col]
@@ -55,5 +55,4 @@ def show_sample(store: str | Path, name_or_index: str, out: str | Path, frames: 
             ax.set_title(f"{names[k]}{' (selected)' if k == i else ''}\n{title}", fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=90)
-    plt.close(fig)
     return [str(names[k]) for k in members]

@@ -70,18 +70,23 @@ def stats_table(s: dict) -> str:
 
 def plot_stats(s: dict, path: str | Path, raw_frames: np.ndarray) -> None:
     """Histogram of raw lengths, per-class and per-view counts, in one PNG."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure   # no pyplot: a notebook's backend is left alone
 
-    fig, ax = plt.subplots(1, 3, figsize=(15, 4), gridspec_kw={"width_ratios": [1, 2, 0.6]})
+    from matplotlib.ticker import MaxNLocator
+    fig = Figure(figsize=(15, 4.5))
+    ax = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 2, 0.6]})
     ax[0].hist(raw_frames, bins=40, color="tab:blue")
     ax[0].set(title="raw frames per sample", xlabel="frames", ylabel="samples")
-    ax[1].bar(range(len(s["per_class"])), list(s["per_class"].values()), color="tab:green")
-    ax[1].set(title=f"samples per class ({s['classes']} classes)", xlabel="class (present)", ylabel="samples")
+    names = list(s["per_class"])
+    ax[1].bar(range(len(names)), list(s["per_class"].values()), color="tab:green")
+    ax[1].set(title=f"samples per class ({s['classes']} classes)", ylabel="samples")
+    ax[1].set_xticks(range(len(names)), [n if len(n) <= 18 else n[:17] + "…" for n in names],
+                     rotation=90 if len(names) > 12 else 45, ha="center" if len(names) > 12 else "right",
+                     fontsize=6 if len(names) > 30 else 8)
+    for a in ax:
+        a.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax[2].bar(list(s["per_view"].keys()), list(s["per_view"].values()), color="tab:orange")
     ax[2].set(title="samples per view", xlabel="view")
     fig.suptitle(f"{s['dataset']}: {s['samples']} samples, {s['scenes']} scenes")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)

@@ -45,3 +45,18 @@ def test_show_draws_every_view_of_the_scene(rigid_store, tmp_path):
     assert (tmp_path / "x.png").stat().st_size > 10_000
     r = CliRunner().invoke(skel, ["show", str(rigid_store[0]), "S999C001P001R001A001", "--out", str(tmp_path / "y.png")])
     assert r.exit_code == 2 and "no sample named" in r.output
+
+
+def test_plots_leave_pyplot_and_the_backend_alone(rigid_store, tmp_path):
+    """Library plotting draws on Figure objects: a notebook user's backend is not switched."""
+    import subprocess
+    import sys
+    code = ("import sys, matplotlib; matplotlib.use('svg'); from skeltools.stats import plot_stats, store_stats; "
+            "from skeltools.show import show_sample; import numpy as np; "
+            f"s = store_stats({str(rigid_store[0])!r}); plot_stats(s, {str(tmp_path / 'a.png')!r}, np.arange(9)); "
+            f"show_sample({str(rigid_store[0])!r}, '0', {str(tmp_path / 'b.png')!r}); "
+            "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend(); "
+            "assert 'matplotlib.pyplot' not in sys.modules")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "a.png").stat().st_size > 0 and (tmp_path / "b.png").stat().st_size > 0
