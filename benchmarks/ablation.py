@@ -104,7 +104,7 @@ def summarise(values: list[float]) -> dict:
 
 def markdown(report: dict) -> str:
     """The table of one results file: mean ± sample std, n, and > 2 SE against the row above."""
-    lines = [f"| row | n | cross-view 1-NN | GMM purity | linear | 1-NN differs from the row above by > 2 SE |",
+    lines = ["| row | n | cross-view 1-NN | GMM purity | linear | 1-NN differs from the row above by > 2 SE |",
              "|---|---|---|---|---|---|"]
     prev = None
     for row in report["rows"]:

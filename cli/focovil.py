@@ -8,7 +8,17 @@ import click
 from .common import fail
 
 
+def _torch():
+    """torch, or one line saying how to install the trainer (`skel` needs no torch)."""
+    try:
+        import torch
+    except ImportError:
+        fail("focovil needs PyTorch: pip install 'skeltools-focovil[train]' (or any torch>=2.3)")
+    return torch
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="skeltools-focovil")
 def main() -> None:
     """Train and evaluate FoCoViL (focalized contrastive view-invariant learning).
 
@@ -18,12 +28,12 @@ def main() -> None:
 
 
 def _default(name: str) -> object:
-    from focovil.train import TrainConfig
+    from focovil.config import TrainConfig
     return TrainConfig.__dataclass_fields__[name].default
 
 
 def _source(name: str) -> str:
-    from focovil.train import DEFAULT_SOURCES
+    from focovil.config import DEFAULT_SOURCES
     return f"Source: {DEFAULT_SOURCES[name]}."
 
 
@@ -90,7 +100,7 @@ def train(store, protocol, out, preset, epochs, batch, hidden, proj, tau, alpha,
     --nproc_per_node K -m cli.focovil train ...` runs the same training with DDP; each
     process samples its own scenes and --batch is per process.
     """
-    import torch
+    torch = _torch()
 
     from focovil.train import TrainConfig
     from focovil.train import train as run
@@ -129,7 +139,7 @@ def evaluate(run_dir, store, protocol, device, no_plots, finetune, semi, finetun
     --semi go beyond the paper's protocols (they train a copy of the encoder)."""
     from pathlib import Path
 
-    import torch
+    torch = _torch()
 
     from focovil.evaluate import evaluate as run
     from focovil.train import resolve_device
@@ -167,7 +177,7 @@ def embed(run_dir, store, out, device, batch):
     Writes `features` (N, D) float32, `meta/name`, `meta/label`, `meta/view` and the run's
     config (attribute `config`, JSON): a pretrained representation for downstream models.
     In Python: `focovil.load_encoder(run).encode(poses)`."""
-    import torch
+    torch = _torch()
 
     from focovil.embed import embed_store
     from focovil.train import resolve_device

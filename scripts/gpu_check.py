@@ -41,7 +41,6 @@ def python(*args: str) -> list[str]:
 
 
 def stages(work: Path) -> list[Stage]:
-    skel = python("-m", "cli.skel")
     fv = python("-m", "cli.focovil")
     store, small = str(work / "ntu60_sized.h5"), str(work / "small.h5")
     train_full = ["train", "--store", store, "--protocol", "xview", "--epochs", "1", "--batch", "128", "--quiet",

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .formats import FormatReader
-from .formats.raw_sample import SampleError, Skipped, reason_kind  # noqa: F401  (reason_kind: re-exported)
+from .formats.raw_sample import SampleError, Skipped, reason_kind  # noqa: F401 - reason_kind re-exported
 from .formats.units import RawUnit, units_by_file_name
 from .kernels import abs_max
 from .manifests import DatasetSpec, Protocol, load_dataset, read_split_file

@@ -8,6 +8,8 @@ from click.testing import CliRunner
 
 from cli.skel import main as skel
 
+from .conftest import REPO
+
 
 def test_stats_json_and_plot(rigid_store, tmp_path):
     path, summary = rigid_store
@@ -60,3 +62,21 @@ def test_plots_leave_pyplot_and_the_backend_alone(rigid_store, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "a.png").stat().st_size > 0 and (tmp_path / "b.png").stat().st_size > 0
+
+
+def test_skel_works_without_torch_and_focovil_says_how_to_get_it(rigid_corpus, tmp_path):
+    import subprocess
+    import sys
+    block = "import sys; sys.modules['torch'] = None; "   # `import torch` now fails, as with no torch installed
+    store = tmp_path / "s.h5"
+    for args in (["prepare", "ntu60", "--raw", str(rigid_corpus.out), "--out", str(store), "--quiet", "--limit", "9"],
+                 ["check", str(store)], ["stats", str(store)],
+                 ["export", str(store), "--to", "ctrgcn", "--protocol", "xsub", "--out", str(tmp_path / "c.npz")]):
+        out = subprocess.run([sys.executable, "-c", block + f"from cli.skel import main; main({args!r})"],
+                             capture_output=True, text=True, cwd=REPO)
+        assert out.returncode == 0, (args, out.stderr)
+    out = subprocess.run([sys.executable, "-c", block + "from cli.focovil import main; main(['train', '--store', "
+                          f"{str(store)!r}, '--protocol', 'xsub', '--out', {str(tmp_path / 'r')!r}])"],
+                         capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 2 and out.stderr.strip() == \
+        "error: focovil needs PyTorch: pip install 'skeltools-focovil[train]' (or any torch>=2.3)"
