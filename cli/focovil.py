@@ -5,7 +5,7 @@ import json
 
 import click
 
-from .common import fail
+from .common import fail, verbosity_option
 
 
 def _torch():
@@ -19,6 +19,7 @@ def _torch():
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="skeltools-focovil")
+@verbosity_option
 def main() -> None:
     """Train and evaluate FoCoViL (focalized contrastive view-invariant learning).
 
@@ -87,12 +88,14 @@ def _presets() -> list[str]:
 @click.option("--cuda-graph", is_flag=True,
               help="Capture the whole step (forward, backward, Adam) as one CUDA graph and replay it: removes the "
                    "kernel-launch cost that bounds small batches. One process, CUDA only; see benchmarks/RESULTS.md.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads for torch (default: torch's, all cores; set it on a shared or loaded machine).")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace the run already in --out (without it, training refuses).")
 @click.option("--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
 def train(store, protocol, out, preset, epochs, batch, hidden, proj, tau, alpha, beta, lr, lr_decay, lr_decay_every,
-          views_per_scene, detach_focal, data_fraction, seed, device, precision, stream, cuda_graph, resume, overwrite,
-          quiet):
+          views_per_scene, detach_focal, data_fraction, seed, device, precision, stream, cuda_graph, threads, resume,
+          overwrite, quiet):
     """Train FoCoViL on the train split of PROTOCOL; checkpoints every epoch.
 
     Every default is the paper's where it gives one; each option's help names its source,
@@ -101,6 +104,8 @@ def train(store, protocol, out, preset, epochs, batch, hidden, proj, tau, alpha,
     process samples its own scenes and --batch is per process.
     """
     torch = _torch()
+    if threads:
+        torch.set_num_threads(threads)
 
     from focovil.train import TrainConfig
     from focovil.train import train as run
@@ -131,8 +136,10 @@ def train(store, protocol, out, preset, epochs, batch, hidden, proj, tau, alpha,
               help="Also fine-tune on this fraction of the training labels (repeatable: --semi 0.01 --semi 0.1).")
 @click.option("--finetune-epochs", type=click.IntRange(min=1), default=None, help="Fine-tuning epochs (default 50).")
 @click.option("--finetune-lr", type=float, default=None, help="Fine-tuning learning rate (default 1e-3).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads for torch (default: torch's, all cores; set it on a shared or loaded machine).")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json.")
-def evaluate(run_dir, store, protocol, device, no_plots, finetune, semi, finetune_epochs, finetune_lr, as_json):
+def evaluate(run_dir, store, protocol, device, no_plots, finetune, semi, finetune_epochs, finetune_lr, threads, as_json):
     """Evaluate the frozen encoder f_e: linear probe, cosine 1-NN, GMM/KMeans purity and ARI.
 
     Writes results.json, tsne.png and confusion.png into the run folder. --finetune and
@@ -140,6 +147,8 @@ def evaluate(run_dir, store, protocol, device, no_plots, finetune, semi, finetun
     from pathlib import Path
 
     torch = _torch()
+    if threads:
+        torch.set_num_threads(threads)
 
     from focovil.evaluate import evaluate as run
     from focovil.train import resolve_device
@@ -161,7 +170,8 @@ def evaluate(run_dir, store, protocol, device, no_plots, finetune, semi, finetun
                  "cross_view_retrieval"] + [k for k in res if k == "finetune_acc" or k.startswith("semi_")]
         for k in shown:
             v = res[k]
-            click.echo(f"{k:<22} {'n/a' if v is None else f'{v:.4f}'}")
+            why = res.get("cross_view_retrieval_note", "not computed") if k == "cross_view_retrieval" else "not computed"
+            click.echo(f"{k:<22} {f'n/a ({why})' if v is None else f'{v:.4f}'}")
         click.echo(f"results in {Path(run_dir) / 'results.json'}")
 
 

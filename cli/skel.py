@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .common import clean_errors, fail
+from .common import clean_errors, fail, verbosity_option
 
 from skeltools.manifests import dataset_names
 
@@ -21,6 +21,7 @@ def _store_errors():
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="skeltools-focovil")
+@verbosity_option
 def main() -> None:
     """Raw skeleton datasets -> one aligned, view-indexed HDF5/Zarr store.
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import random
 import shutil
@@ -24,6 +25,7 @@ from .presets import get_preset
 from .step import EagerStep, GraphedStep, configure_optimizer
 
 PROGRESS_EVERY = 10  # steps between progress-bar updates of the loss terms
+log = logging.getLogger(__name__)
 
 
 def resolve_device(name: str) -> str:
@@ -215,26 +217,28 @@ def _train(cfg: TrainConfig, resume: bool, progress: bool, out: Path, dist: Dist
                         present_views_per_scene=batches.present_views, world_size=dist.world)
     if dist.main:
         cfg.save(out / "config.json")
-    if progress:
-        print(f"FoCoViL ({cfg.preset}): {count_parameters(model):,} parameters; {batches.n_scenes * dist.world} "
-              f"scenes x {batches.k} views, {len(batches)} steps/epoch, batch {batches.scenes_per_batch} scenes"
-              + (f" per process x {dist.world}" if dist.world > 1 else ""))
+    if dist.main:
+        log.info(f"FoCoViL ({cfg.preset}): {count_parameters(model):,} parameters; {batches.n_scenes * dist.world} "
+                 f"scenes x {batches.k} views, {len(batches)} steps/epoch, batch {batches.scenes_per_batch} scenes"
+                 + (f" per process x {dist.world}" if dist.world > 1 else ""))
     step_fn = (GraphedStep if cfg.cuda_graph else EagerStep)(net, opt, lambda n, x, m: step_loss(n, x, m, cfg),
                                                              bf16=cfg.precision == "bf16")
+    bar = tqdm(total=(cfg.epochs - start_epoch) * len(batches), initial=0, unit="step", disable=not progress,
+               desc=f"{cfg.preset}", dynamic_ncols=True)   # one bar over the whole run: its ETA is the run's
     for epoch in range(start_epoch, cfg.epochs):
         net.train()
         sums: dict = {}
         t0, seen = time.perf_counter(), 0
-        bar = tqdm(batches.epoch(), total=len(batches), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
-                   leave=False)
-        for step, (x, mask) in enumerate(bar, start=1):
+        for step, (x, mask) in enumerate(batches.epoch(), start=1):
+            bar.update(1)
             terms = step_fn(x, mask)
             seen += x.shape[0] * batches.present_views  # placeholders of absent views not counted
             for k, v in terms.items():  # summed on the device: no per-step sync
                 sums[k] = sums.get(k, 0.0) + v
-            if progress and step % PROGRESS_EVERY == 0:  # one host sync per PROGRESS_EVERY steps
+            if progress and (step % PROGRESS_EVERY == 0 or step == len(batches)):  # one host sync per 10 steps
                 shown = {k: f"{float(v) / step:.3f}" for k, v in sums.items()}
-                bar.set_postfix(shown, samples_s=f"{seen * dist.world / (time.perf_counter() - t0):.0f}")
+                bar.set_postfix(shown, epoch=f"{epoch + 1}/{cfg.epochs}",
+                                samples_s=f"{seen * dist.world / (time.perf_counter() - t0):.0f}")
         sched.step()
         secs = time.perf_counter() - t0
         means = _mean_over_ranks({k: float(v) / len(batches) for k, v in sums.items()}, dist)
@@ -244,8 +248,9 @@ def _train(cfg: TrainConfig, resume: bool, progress: bool, out: Path, dist: Dist
             row["peak_gpu_memory_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
         rows.append(row)
         _save(out, model, opt, sched, batches, epoch, rows, cfg, dist)
-        if progress:
-            print(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch"))
+        if dist.main:
+            log.info(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch"))
+    bar.close()
     if dist.main:
         _plot_curves(out, rows)
     if dist.world > 1:

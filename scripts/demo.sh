@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+PY=${PYTHON:-python3}
+skel() { "$PY" -m cli.skel "$@"; }          # the commands of the interpreter that was installed into,
+focovil() { "$PY" -m cli.focovil "$@"; }    # whatever is (or is not) on PATH
 OUT=demo_out
 EPOCHS=${DEMO_EPOCHS:-30}
 rm -rf "$OUT" && mkdir -p "$OUT"
