@@ -44,9 +44,13 @@ def _presets() -> list[str]:
 
 
 @main.command()
-@click.option("--store", required=True, type=click.Path(), help="Store written by `skel prepare`.")
-@click.option("--protocol", required=True, help="Split to train on (e.g. xsub, xview, xset).")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoint, metrics, config).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="A run's config.json: train with its settings (options given here override them), e.g. to "
+                   "reproduce a run into another --out.")
+@click.option("--store", type=click.Path(), default=None, help="Store written by `skel prepare`.  [required]")
+@click.option("--protocol", default=None, help="Split to train on (e.g. xsub, xview, xset).  [required]")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Run folder (checkpoint, metrics, config).  [required]")
 @click.option("--preset", default="focovil", show_default=True, type=click.Choice(_presets()),
               help="Method or ablation (Table 8 of the paper).")
 @click.option("--epochs", default=_default("epochs"), show_default=True, type=click.IntRange(min=1),
@@ -93,7 +97,8 @@ def _presets() -> list[str]:
 @click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace the run already in --out (without it, training refuses).")
 @click.option("--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
-def train(store, protocol, out, preset, epochs, batch, hidden, proj, tau, alpha, beta, lr, lr_decay, lr_decay_every,
+@click.pass_context
+def train(ctx, config_file, store, protocol, out, preset, epochs, batch, hidden, proj, tau, alpha, beta, lr, lr_decay, lr_decay_every,
           views_per_scene, detach_focal, data_fraction, seed, device, precision, stream, cuda_graph, threads, resume,
           overwrite, quiet):
     """Train FoCoViL on the train split of PROTOCOL; checkpoints every epoch.
@@ -111,13 +116,28 @@ def train(store, protocol, out, preset, epochs, batch, hidden, proj, tau, alpha,
     from focovil.train import train as run
     from skeltools.store import StoreError
 
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    precision = precision or ("bf16" if device.startswith("cuda") else "fp32")
-    cfg = TrainConfig(store=store, protocol=protocol, out=out, preset=preset, epochs=epochs, batch=batch,
-                      hidden=hidden, proj=proj, tau=tau, alpha=alpha, beta=beta, lr=lr, lr_decay=lr_decay,
-                      lr_decay_every=lr_decay_every, views_per_scene=views_per_scene,
-                      detach_focal_weights=detach_focal, data_fraction=data_fraction, seed=seed, device=device,
-                      precision=precision, stream=stream, cuda_graph=cuda_graph)
+    given = {"store": store, "protocol": protocol, "out": out, "preset": preset, "epochs": epochs, "batch": batch,
+             "hidden": hidden, "proj": proj, "tau": tau, "alpha": alpha, "beta": beta, "lr": lr, "lr_decay": lr_decay,
+             "lr_decay_every": lr_decay_every, "views_per_scene": views_per_scene,
+             "detach_focal_weights": detach_focal, "data_fraction": data_fraction, "seed": seed, "device": device,
+             "precision": precision, "stream": stream, "cuda_graph": cuda_graph}
+    settings = dict(given)
+    if config_file:
+        option_of = {"detach_focal_weights": "detach_focal"}
+        from_command_line = {k for k in given if ctx.get_parameter_source(option_of.get(k, k)).name == "COMMANDLINE"}
+        try:
+            saved = TrainConfig.load(config_file)
+        except (ValueError, TypeError) as e:
+            fail(f"{config_file}: not a focovil config.json ({e})")
+        settings = {**{k: getattr(saved, k) for k in given}, **{k: given[k] for k in from_command_line}}
+        if "device" not in from_command_line:
+            settings["device"] = settings["precision"] = None   # the machine decides, as without --config
+    missing = [f"--{k}" for k in ("store", "protocol", "out") if not settings[k]]
+    if missing:
+        fail(f"missing {', '.join(missing)} (or give --config RUN/config.json)")
+    settings["device"] = settings["device"] or ("cuda" if torch.cuda.is_available() else "cpu")
+    settings["precision"] = settings["precision"] or ("bf16" if settings["device"].startswith("cuda") else "fp32")
+    cfg = TrainConfig(**settings)
     try:
         path = run(cfg, resume=resume, progress=not quiet, overwrite=overwrite)
     except (StoreError, ValueError) as e:

@@ -399,3 +399,17 @@ def test_embed_writes_the_encoder_features(small_store, tmp_path):
         assert json.loads(f.attrs["config"])["hidden"] == 32
         enc = fv.load_encoder(run)
         assert isinstance(enc, torch.nn.Module) and np.allclose(fv.encode(enc, poses[:5]), want[:5], atol=1e-6)
+
+
+def test_train_config_reproduces_a_run(small_store, tmp_path):
+    first = train(cfg(small_store, tmp_path / "a", epochs=2, tau=0.3, proj="32-16-32"), progress=False)
+    r = CliRunner().invoke(focovil, ["train", "--config", str(first / "config.json"), "--out", str(tmp_path / "b"),
+                                     "--quiet"])
+    assert r.exit_code == 0, r.output
+    a, b = (json.loads((p / "config.json").read_text()) for p in (first, tmp_path / "b"))
+    assert {k: v for k, v in a.items() if k != "out"} == {k: v for k, v in b.items() if k != "out"}
+    ma, _ = load_trained(first)
+    mb, _ = load_trained(tmp_path / "b")
+    assert all(torch.equal(p, q) for p, q in zip(ma.state_dict().values(), mb.state_dict().values()))
+    r = CliRunner().invoke(focovil, ["train", "--store", str(small_store), "--protocol", "xsub"])
+    assert r.exit_code == 2 and "missing --out" in r.output
