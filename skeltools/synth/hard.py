@@ -70,19 +70,27 @@ def hard_pattern(action: int) -> dict:
 def subject_traits(subject: int, joints: int) -> dict:
     """Bone lengths and style of one subject, the same in every scene of that subject."""
     rng = np.random.default_rng([424242, subject])
-    return {"bone_scale": rng.uniform(0.85, 1.15, joints), "amp_scale": rng.uniform(0.8, 1.2),
-            "style": {j: rng.normal(0.0, 0.12, 2) for j in STYLE_JOINTS}}
+    return {"bone_scale": rng.uniform(0.85, 1.15, joints), "amp_scale": rng.uniform(0.7, 1.3),
+            "style": {j: rng.normal(0.0, 0.2, 2) for j in STYLE_JOINTS}}
 
 
-def styled(pattern: dict, traits: dict) -> dict:
-    """The class recipe as this subject performs it: its posture offsets on every styled joint."""
+def styled(pattern: dict, traits: dict, rng: np.random.Generator) -> dict:
+    """The class recipe as this subject performs it in this scene: its posture offsets on
+    every styled joint, and an incidental gesture (a primitive that is not the class's, at
+    a fifth to a half of its amplitude, at a random phase) on one of the other joints."""
     extra = [j for j in STYLE_JOINTS if j not in pattern["joints"]]
     joints = np.concatenate([pattern["joints"], extra])
     n = len(extra)
+    amp, freq, phase = np.zeros((n, 2)), np.zeros(n), np.zeros(n)
+    others = [k for k, (j, _, _) in enumerate(PRIMITIVES) if j in extra]
+    k = int(rng.choice(others))
+    slot = extra.index(PRIMITIVES[k][0])
+    amp[slot] = np.asarray(PRIMITIVES[k][1]) * rng.uniform(0.2, 0.5)
+    freq[slot], phase[slot] = PRIMITIVES[k][2], rng.uniform(0, 2 * np.pi)
     return {**pattern, "joints": joints,
-            "amp": np.concatenate([pattern["amp"] * traits["amp_scale"], np.zeros((n, 2))]),
-            "freq": np.concatenate([pattern["freq"], np.zeros(n)]),
-            "phase": np.concatenate([pattern["phase"], np.zeros(n)]),
+            "amp": np.concatenate([pattern["amp"] * traits["amp_scale"], amp]),
+            "freq": np.concatenate([pattern["freq"], freq]),
+            "phase": np.concatenate([pattern["phase"], phase]),
             "posture": np.stack([traits["style"][int(j)] for j in joints])}
 
 
@@ -95,8 +103,8 @@ def timeline(frames: int, speed: float, rng: np.random.Generator) -> np.ndarray:
 
 def camera_setting(rng: np.random.Generator) -> dict:
     """One camera's deviations for one scene: azimuth offset, height, occlusion bias, jitter."""
-    return {"yaw_offset": rng.uniform(-15, 15), "height": rng.uniform(0.4, 2.2),
-            "bias": rng.normal(0.0, 0.04, 3), "jitter": rng.uniform(0.005, 0.03)}
+    return {"yaw_offset": rng.uniform(-15, 15), "height": rng.uniform(0.7, 1.6),
+            "bias": rng.normal(0.0, 0.06, 3), "jitter": rng.uniform(0.01, 0.04)}
 
 
 def hard_actors(action: int, subject: int, two_person: bool, rng: np.random.Generator,
@@ -108,7 +116,7 @@ def hard_actors(action: int, subject: int, two_person: bool, rng: np.random.Gene
 
     def actor(who: int, amplitude: float) -> np.ndarray:
         traits = subject_traits(who, len(parents))
-        return perform(styled(hard_pattern(action), traits), parents, frames, rng, amplitude=amplitude,
+        return perform(styled(hard_pattern(action), traits, rng), parents, frames, rng, amplitude=amplitude,
                        bone_scale=traits["bone_scale"], time=time)
 
     if not two_person:
