@@ -179,7 +179,7 @@ def check(path, quick):
 @click.option("--hard", is_flag=True,
               help="NTU only: the ablation corpus (classes sharing motion primitives that differ in one limb or "
                    "phase, per-subject bone lengths and style, speed, camera heights, biased occlusion, per-camera "
-                   "jitter); see skeltools/synth/hard.py and the README. Use --classes 60 for all 15 x 4 classes.")
+                   "jitter); see skeltools/synth/hard.py and the README. Use --classes 60 for all 12 x 5 classes.")
 def synth(dataset, out, scenes, seed, classes, rigid, no_broken, hard):
     """Write a synthetic raw corpus in DATASET's own raw format.
 

@@ -3,9 +3,10 @@ be told apart (the design is fixed in the README before any preset was run on it
 
 - Classes share motion primitives: 8 single-joint primitives (each arm raised, each
   forearm swung, each leg lifted, a trunk bend, a nod); a class is a pair of them with a
-  phase relation. 15 base pairs x 4 variants: as is, the second primitive on the other
-  limb, the second primitive a quarter cycle later, or both. Classes 4b+1..4b+4 differ in
-  one limb or one phase.
+  phase relation. 12 base pairs x 5 variants: as is, the second primitive on the other
+  limb, the second primitive a quarter cycle later, both, or the second half a cycle
+  later. The base pairs are chosen so that no variant of one is a variant of another:
+  60 distinct classes, and classes 5b+1..5b+5 differ in one limb or one phase.
 - Subjects differ: bone lengths x U(0.85, 1.15) per bone, a posture style (offsets of
   every driven joint, N(0, 0.12) rad) and an amplitude style (x U(0.8, 1.2)), fixed per
   subject ID across its scenes; speed x U(0.7, 1.3) per scene (the active part of the
@@ -39,28 +40,40 @@ PRIMITIVES = (
     (2, (0.4, 0.0), 2.0),    # 7 nod
 )
 MIRROR = {0: 1, 1: 0, 2: 3, 3: 2, 4: 5, 5: 4}
-VARIANTS = 4
+VARIANTS = 5
+PHASES = (0.0, 0.0, np.pi / 2, np.pi / 2, np.pi)   # of the second primitive, per variant
+MIRRORED = (False, True, False, True, False)
 STYLE_JOINTS = (1, 2, 4, 5, 8, 9, 12, 13, 16, 17)
 
 
+def _mirrored(p: int, q: int) -> tuple[int, int]:
+    """The pair with its second primitive on the other limb (or the first, if the second has none)."""
+    return (p, MIRROR[q]) if q in MIRROR else (MIRROR[p], q)
+
+
 def base_pairs() -> list[tuple[int, int]]:
-    """15 primitive pairs, each with at least one limb primitive (so that it can be mirrored)."""
+    """12 primitive pairs with a limb primitive (so that they can be mirrored), no pair or its
+    mirror image being another's: every class of every base is distinct."""
     pairs = [(p, q) for p, q in itertools.combinations(range(len(PRIMITIVES)), 2)
              if (q in MIRROR or p in MIRROR) and MIRROR.get(q) != p]   # a mirrored variant keeps two joints
-    order = np.random.default_rng(20261201).permutation(len(pairs))
-    return [pairs[k] for k in order[:15]]
+    used: set[frozenset] = set()
+    bases = []
+    for k in np.random.default_rng(20261201).permutation(len(pairs)):
+        p, q = pairs[k]
+        as_is, mirror = frozenset((p, q)), frozenset(_mirrored(p, q))
+        if as_is not in used and mirror not in used:
+            used |= {as_is, mirror}
+            bases.append((p, q))
+    return bases[:12]
 
 
 def hard_pattern(action: int) -> dict:
     """The recipe of class `action` (1-based), in the form `motion.perform` takes."""
     base, variant = divmod(action - 1, VARIANTS)
-    p, q = base_pairs()[base % 15]
-    if variant in (1, 3):   # the second primitive on the other limb (or the first, if the second has none)
-        if q in MIRROR:
-            q = MIRROR[q]
-        else:
-            p = MIRROR[p]
-    phase = np.pi / 2 if variant in (2, 3) else 0.0
+    p, q = base_pairs()[base % 12]
+    if MIRRORED[variant]:
+        p, q = _mirrored(p, q)
+    phase = PHASES[variant]
     prims = [PRIMITIVES[p], PRIMITIVES[q]]
     return {"joints": np.array([j for j, _, _ in prims]), "amp": np.array([a for _, a, _ in prims]),
             "freq": np.array([f for _, _, f in prims]), "phase": np.array([0.0, phase]),
