@@ -287,13 +287,16 @@ def _plot_curves(out: Path, rows: list[dict]) -> None:
         return
     from matplotlib.figure import Figure   # no pyplot: a notebook's backend is left alone
 
-    fig = Figure(figsize=(6, 4))
-    ax = fig.subplots()
-    for k in ("loss", "contrastive", "recon"):
-        if k in rows[0]:
-            ax.plot([r["epoch"] for r in rows], [r[k] for r in rows], label=k)
-    ax.set(xlabel="epoch", ylabel="loss", title="training curves")
-    ax.legend()
+    terms = [k for k in ("contrastive", "recon") if k in rows[0]]
+    fig = Figure(figsize=(5 + 3 * len(terms), 4))
+    axes = fig.subplots(1, 1 + len(terms), squeeze=False)[0]   # one panel each: no line hides another
+    epochs = [r["epoch"] for r in rows]
+    titles = {"loss": "total (alpha * contrastive + beta * recon)", "contrastive": "contrastive (Eq. 3 / 6)",
+              "recon": "reconstruction (Eq. 7)"}
+    for ax, k, color in zip(axes, ["loss", *terms], ("black", "tab:blue", "tab:orange")):
+        ax.plot(epochs, [r[k] for r in rows], color=color, marker="o" if len(rows) < 30 else None, ms=3)
+        ax.set(xlabel="epoch", ylabel="mean over the epoch's steps", title=titles[k])
+    fig.suptitle("training curves")
     fig.tight_layout()
     fig.savefig(out / "curves.png", dpi=90)
 

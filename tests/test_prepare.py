@@ -243,6 +243,16 @@ def test_read_rows_equals_fancy_indexing_for_every_backend(rigid_corpus, tmp_pat
             assert np.array_equal(st.read_rows("poses", idx), st.read("poses")[idx]), name
 
 
+def test_spawn_workers_write_the_same_store(rigid_corpus, rigid_store, tmp_path, monkeypatch):
+    """Where only `spawn` exists, the workers load the kernels themselves; the store is the same."""
+    import skeltools.prepare as prep
+    monkeypatch.setattr(prep, "_start_method", lambda: "spawn")
+    prepare("ntu60", rigid_corpus.out, tmp_path / "s.h5", workers=2, keep_raw=True, progress=False)
+    a, _ = arrays(rigid_store[0])
+    b, _ = arrays(tmp_path / "s.h5")
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
 def test_per_sample_scaling_keeps_the_metres(rigid_corpus, rigid_store, tmp_path):
     """--scale sample: each sample spans [-1, 1] by itself, and poses x meta/scale are the same
     metres as the dataset-scaled store's poses x its scale."""
