@@ -23,4 +23,5 @@ for run in focovil ali-reconst reconst; do
     echo "== $run"
     focovil eval --run "$OUT/runs/$run"
 done
-echo "demo results: $OUT/ (stats.png, sample.png; runs/*/results.json, tsne.png, confusion.png, curves.png)"
+"$PY" scripts/demo_summary.py "$OUT/runs" | tee "$OUT/summary.md"
+echo "demo results: $OUT/ (summary.md, stats.png, sample.png; runs/*/results.json, tsne.png, confusion.png, curves.png)"
