@@ -160,9 +160,7 @@ def evaluate(run: str | Path, store: str | None = None, protocol: str | None = N
         "knn1_acc": knn1_accuracy(ftr, train.labels, fte, test.labels, device),
         **clustering(fte, test.labels, cfg.seed),
         "cross_view_retrieval": cross_view_retrieval(fte, test.scene, device),
-        "cross_view_retrieval_note": "share of test samples whose nearest other test sample is the same scene from "
-                                     "another view; n/a when no scene has two views in the test split (e.g. a "
-                                     "one-camera test split such as xview)",
+        "cross_view_retrieval_note": "no test scene has two views: the test split holds one camera (as xview does)",
         "linear_probe": {**LINEAR_PROBE, "model": "sklearn LogisticRegression (multinomial softmax layer)"},
         "features": "f_e: last encoder layer, final forward and backward states concatenated",
     }
