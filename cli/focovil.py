@@ -105,7 +105,7 @@ def train(ctx, config_file, store, protocol, out, preset, epochs, batch, hidden,
 
     Every default is the paper's where it gives one; each option's help names its source,
     and config.json records them. Several GPUs (or CPU processes): `torchrun
-    --nproc_per_node K -m cli.focovil train ...` runs the same training with DDP; each
+    --nproc_per_node K -m skeltools.cli.focovil train ...` runs the same training with DDP; each
     process samples its own scenes and --batch is per process.
     """
     torch = _torch()

@@ -14,8 +14,16 @@ from importlib import resources
 import numpy as np
 
 
+def _manifests_root():
+    """data_manifests/: installed as skeltools.data_manifests, or the repo's folder when run from a checkout."""
+    try:
+        return resources.files("skeltools.data_manifests")
+    except ModuleNotFoundError:
+        return resources.files("data_manifests")
+
+
 def _manifest_text(relpath: str) -> str:
-    return resources.files("data_manifests").joinpath(relpath).read_text(encoding="utf-8")
+    return _manifests_root().joinpath(relpath).read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -149,7 +157,7 @@ def load_layout(name: str) -> Layout:
 
 
 def dataset_names() -> list[str]:
-    root = resources.files("data_manifests").joinpath("datasets")
+    root = _manifests_root().joinpath("datasets")
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".json"))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import h5py
+import pytest
 from click.testing import CliRunner
 
 from cli.skel import main as skel
@@ -80,3 +81,22 @@ def test_skel_works_without_torch_and_focovil_says_how_to_get_it(rigid_corpus, t
                          capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 2 and out.stderr.strip() == \
         "error: focovil needs PyTorch: pip install 'skeltools-focovil[train]' (or any torch>=2.3)"
+
+
+@pytest.mark.slow
+def test_the_wheel_installs_only_the_project_namespace(tmp_path):
+    """cli/ and data_manifests/ go in as skeltools.cli and skeltools.data_manifests: no top-level `cli`."""
+    import subprocess
+    import sys
+    import zipfile
+    out = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                          str(tmp_path), str(REPO)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    wheel = next(tmp_path.glob("*.whl"))
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        top = z.read(next(n for n in names if n.endswith("top_level.txt"))).decode().split()
+        entry = z.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert sorted(top) == ["focovil", "skeltools"]
+    assert "skeltools/data_manifests/datasets/ntu60.json" in names and "skeltools/cli/skel.py" in names
+    assert "skel = skeltools.cli.skel:main" in entry
