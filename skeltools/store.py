@@ -31,6 +31,16 @@ class DiskFull(StoreError):
     """The store's file system filled up; the partial store has been removed."""
 
 
+# The named dimensions of the main arrays (xarray / netCDF readers see them; CONTRACT section 1).
+DIMS = {"poses": ("sample", "body", "frame", "joint", "xyz"), "views": ("scene", "view"),
+        "raw/poses": ("raw_frame", "body", "joint", "xyz")}
+META_DIMS = ("sample",)
+
+
+def dims_of(key: str) -> tuple[str, ...] | None:
+    return DIMS.get(key) or (META_DIMS if key.startswith("meta/") else None)
+
+
 JSON_ATTRS = {"array_checksums", "plausibility", "denoise", "protocol_sources"}  # mapping-valued attributes
 SPACE_MARGIN = 8 * 1024 ** 2   # bytes kept free beyond what the next write needs (HDF5 metadata, Zarr json)
 CHECKSUM_KEY = "checksums/poses"   # crc32 of each chunk of `poses` (chunk_samples rows), after scaling
@@ -152,6 +162,21 @@ class _H5:
         opts = H5_COMPRESSION[compression or DEFAULT_COMPRESSION["hdf5"]]
         self.f.create_dataset(key, shape=shape, maxshape=(None,) + tuple(shape[1:]), dtype=dtype, chunks=chunks, **opts)
 
+    def finish(self) -> None:
+        """Dimension scales for the named dimensions (root datasets sample, body, frame, ...),
+        attached to every array that has them: netCDF readers (h5netcdf, xarray) name them."""
+        sizes: dict[str, int] = {}
+        arrays = [(k, dims_of(k)) for k in list(DIMS) + [f"meta/{m}" for m in self.f.get("meta", {})] if k in self.f]
+        for key, names in arrays:
+            sizes.update(zip(names, self.f[key].shape))
+        for name, size in sizes.items():
+            if name not in self.f:
+                self.f.create_dataset(name, data=np.arange(size, dtype=np.int64))
+                self.f[name].make_scale(name)
+        for key, names in arrays:
+            for i, name in enumerate(names):
+                self.f[key].dims[i].attach_scale(self.f[name])
+
     def append(self, key: str, data: np.ndarray) -> None:
         ds = self.f[key]
         n = ds.shape[0]
@@ -216,7 +241,17 @@ class _Zarr:
 
     def create(self, key: str, shape: tuple, dtype: Any, chunks: tuple, compression: str | None) -> None:
         compressors = _zarr_compressors(compression or DEFAULT_COMPRESSION["zarr"])
-        self.g.create_array(key, shape=shape, dtype=dtype, chunks=chunks, compressors=compressors)
+        self.g.create_array(key, shape=shape, dtype=dtype, chunks=chunks, compressors=compressors,
+                            dimension_names=dims_of(key))
+
+    def finish(self) -> None:
+        """Consolidated metadata: one read gives the whole tree (xarray opens it without a warning)."""
+        import warnings
+
+        import zarr
+        with warnings.catch_warnings():   # "not part of the v3 spec yet": xarray and zarr-python read it
+            warnings.simplefilter("ignore")
+            zarr.consolidate_metadata(self.g.store)
 
     def append(self, key: str, data: np.ndarray) -> None:
         self.g[key].append(data, axis=0)
@@ -476,9 +511,25 @@ class StoreWriter:
         digests = {k: array_checksum(self._b.read(k)) for k in small}   # as a reader will see them
         self._b.set_attrs({**attrs, "scale": float(scale), "format": FORMAT_NAME, "version": FORMAT_VERSION,
                            "checksum_chunk_samples": self.chunk, "array_checksums": digests})
+        self._describe_poses(attrs)
+        self._b.finish()
         self._b.close()
         self._swap_in()
         return self.path
+
+    def _describe_poses(self, attrs: dict) -> None:
+        """Joint names, axis names and units on `poses` itself, for readers that only see the array."""
+        from .manifests import load_layout
+        try:
+            joints = list(load_layout(attrs["layout"]).joints)
+        except (KeyError, FileNotFoundError, ValueError):
+            joints = []
+        aligned = bool(attrs.get("aligned"))
+        axes = ["spine (r0)", "hips (r1)", "r0 x r1"] if aligned else ["x (camera)", "y (camera)", "z (camera depth)"]
+        node = self._b.node("poses")
+        node.attrs["joint_names"] = joints
+        node.attrs["axis_names"] = axes
+        node.attrs["units"] = "metres divided by the store's scale (meta/scale per sample)"
 
     def _write_whole(self, key: str, data: np.ndarray, dtype: Any = None) -> None:
         shape = data.shape

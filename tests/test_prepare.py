@@ -265,3 +265,19 @@ def test_per_sample_scaling_keeps_the_metres(rigid_corpus, rigid_store, tmp_path
         assert np.allclose(Pb * per[:, None, None, None, None], Pa * a.attrs["scale"], atol=1e-5)
         assert np.all(a.read("meta/scale") == np.float32(a.attrs["scale"]))
     check_contract(tmp_path / "s.h5")
+
+
+@pytest.mark.parametrize("suffix,engine", [(".h5", "h5netcdf"), (".zarr", "zarr")])
+def test_xarray_opens_both_backends_with_named_dimensions(rigid_corpus, tmp_path, suffix, engine):
+    xr = pytest.importorskip("xarray")
+    path = tmp_path / f"s{suffix}"
+    prepare("ntu60", rigid_corpus.out, path, workers=1, progress=False)
+    ds = xr.open_dataset(path, engine=engine)
+    assert ds["poses"].dims == ("sample", "body", "frame", "joint", "xyz") and ds["views"].dims == ("scene", "view")
+    assert dict(ds.sizes) == {"sample": 90, "body": 2, "frame": 50, "joint": 25, "xyz": 3, "scene": 30, "view": 3}
+    assert list(ds["poses"].attrs["joint_names"])[:2] == ["SpineBase", "SpineMid"] and "metres" in ds["poses"].attrs["units"]
+    meta = xr.open_dataset(path, engine=engine, group="meta")
+    assert meta["label"].dims == ("sample",)
+    with Store(path) as st:
+        assert np.array_equal(ds["poses"].values, st.read("poses"))
+    check_contract(path)
