@@ -45,8 +45,9 @@ def main() -> None:
 @click.option("--no-align", is_flag=True, help="Skip the FoCoViL body-frame alignment (for the `reconst` ablation).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: all cores). The store is identical for any value.")
-@click.option("--keep-raw", is_flag=True,
-              help="Also store the full-length aligned, scaled sequences as raw/poses + raw/offsets.")
+@click.option("--keep-full", "--keep-raw", "keep_full", is_flag=True,
+              help="Also store the full-length (not resampled) aligned, scaled sequences as full/poses + "
+                   "full/offsets (--keep-raw: the old name).")
 @click.option("--strict", is_flag=True, help="Exit 1 when any file was skipped.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N sample files (by name).")
 @click.option("--split-file", "split_files", multiple=True, type=click.Path(dir_okay=False, exists=True),
@@ -60,7 +61,7 @@ def main() -> None:
                    "each sample by its own (P&C's per-clip normalisation), in meta/scale. The paper says only "
                    "'normalized to [-1, 1]'; benchmarks/ablation.py compares the two.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def prepare(dataset, raw, from_mmaction, out, frames, no_align, workers, keep_raw, strict, limit, split_files,
+def prepare(dataset, raw, from_mmaction, out, frames, no_align, workers, keep_full, strict, limit, split_files,
             compression, scaling, quiet):
     """Read every raw file of DATASET under --raw and write one store.
 
@@ -80,7 +81,7 @@ def prepare(dataset, raw, from_mmaction, out, frames, no_align, workers, keep_ra
             summary = prepare_from_mmaction(dataset, from_mmaction, out, frames=frames, align=not no_align,
                                             compression=compression, progress=not quiet, scaling=scaling)
         else:
-            summary = run(dataset, raw, out, frames=frames, align=not no_align, workers=workers, keep_raw=keep_raw,
+            summary = run(dataset, raw, out, frames=frames, align=not no_align, workers=workers, keep_full=keep_full,
                           limit=limit, progress=not quiet, split_files=split_files, compression=compression,
                           scaling=scaling)
     except (StoreError, FileNotFoundError, ValueError) as e:

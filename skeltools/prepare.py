@@ -81,7 +81,7 @@ def find_units(raw_dir: Path, spec: DatasetSpec) -> tuple[list[RawUnit], int]:
 class _Job:
     spec: DatasetSpec
     params: TransformParams
-    keep_raw: bool
+    keep_full: bool
 
     def skip_reason(self, name: str, fields: dict) -> Skipped | None:
         why = self.spec.out_of_range(fields)
@@ -115,7 +115,7 @@ class _Job:
             out = transform_sample(raw, self.spec.bodies, self.spec.layout.role_indices(), self.params)
         except Exception as e:
             return failure_reason(e)
-        if not self.keep_raw:
+        if not self.keep_full:
             out.full = None
         return out
 
@@ -284,7 +284,7 @@ def split_fields(meta: dict, units: list[str] | None = None) -> dict[str, np.nda
 
 
 def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50, align: bool = True,
-            workers: int | None = None, keep_raw: bool = False, limit: int | None = None,
+            workers: int | None = None, keep_full: bool = False, limit: int | None = None,
             compression: str | None = None, progress: bool = True,
             split_files: tuple[str | Path, ...] = (), scaling: str = "dataset") -> PrepareSummary:
     """Prepare a store from a raw folder; returns the summary (nothing is written on error).
@@ -314,19 +314,19 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     protocol_sources.update({name: f"--split-file {Path(f).name}" for name, (_, f) in from_files.items()})
     summary = PrepareSummary(out=Path(out), ignored=ignored)
     params = TransformParams(frames=frames, align=align, bounds=dataset_bounds(spec))
-    job = _Job(spec, params, keep_raw)
+    job = _Job(spec, params, keep_full)
     pool = _Workers(workers or os.cpu_count() or 1)
     results = ((u.name, u.path, size, items) for u, (size, items) in zip(units, pool.results(job, units)))
     try:
         return write_store(spec, out, results, len(units), protocols, protocol_sources, params, summary,
-                           keep_raw=keep_raw, compression=compression, scaling=scaling, progress=progress,
+                           keep_full=keep_full, compression=compression, scaling=scaling, progress=progress,
                            before_commit=pool.close)
     finally:
         pool.close()
 
 
 def write_store(spec: DatasetSpec, out: str | Path, results: Iterator, n_units: int, protocols: list,
-                protocol_sources: dict, params: TransformParams, summary: PrepareSummary, *, keep_raw: bool = False,
+                protocol_sources: dict, params: TransformParams, summary: PrepareSummary, *, keep_full: bool = False,
                 compression: str | None = None, scaling: str = "dataset", progress: bool = True,
                 before_commit: Callable[[], None] = lambda: None, extra_attrs: dict | None = None) -> PrepareSummary:
     """Stream (unit name, unit path, bytes read, [(name, fields, Transformed or Skipped)]) into
@@ -338,7 +338,7 @@ def write_store(spec: DatasetSpec, out: str | Path, results: Iterator, n_units: 
     written_from: dict[str, Path] = {}
     try:
         with _Interrupt() as interrupt, StoreWriter(out, bodies=spec.bodies, frames=params.frames,
-                                                    joints=spec.layout.n_joints, keep_raw=keep_raw,
+                                                    joints=spec.layout.n_joints, keep_full=keep_full,
                                                     compression=compression) as writer:
             bar = tqdm(total=n_units, unit="file", disable=not progress,
                        desc=f"prepare {spec.name} (compiling kernels on a first run)")
@@ -356,7 +356,7 @@ def write_store(spec: DatasetSpec, out: str | Path, results: Iterator, n_units: 
                     if isinstance(result, Skipped):
                         summary.skipped.append((name, result))
                         continue
-                    own = max(abs_max(result.poses), abs_max(result.full) if keep_raw else 0.0)
+                    own = max(abs_max(result.poses), abs_max(result.full) if keep_full else 0.0)
                     meta = _meta_of(name, fields, result)
                     if scaling == "sample":
                         own = own or 1.0

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 FORMAT_NAME = "skeltools-store"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2: the full-length sequences of --keep-full are full/ (raw/ in version 1)
 H5_SUFFIXES = (".h5", ".hdf5")
 
 
@@ -33,7 +33,7 @@ class DiskFull(StoreError):
 
 # The named dimensions of the main arrays (xarray / netCDF readers see them; CONTRACT section 1).
 DIMS = {"poses": ("sample", "body", "frame", "joint", "xyz"), "views": ("scene", "view"),
-        "raw/poses": ("raw_frame", "body", "joint", "xyz")}
+        "full/poses": ("full_frame", "body", "joint", "xyz")}
 META_DIMS = ("sample",)
 
 
@@ -376,12 +376,14 @@ class Store:
             raise StoreError(f"{self.path}: no protocol {protocol!r}; it has {', '.join(self.protocols()) or 'none'}")
         return self.read(f"splits/{protocol}/{part}")
 
-    def raw_sequence(self, index: int) -> np.ndarray:
-        """The full-length (not resampled) sequence of one sample, when written with --keep-raw."""
-        if not self.has("raw/offsets"):
-            raise StoreError(f"{self.path}: written without --keep-raw")
-        lo, hi = self.read("raw/offsets", slice(index, index + 2))
-        return np.moveaxis(self.read("raw/poses", slice(int(lo), int(hi))), 0, 1)
+    def full_sequence(self, index: int) -> np.ndarray:
+        """The full-length (not resampled) aligned sequence of one sample, when written with
+        --keep-full (`full/`; version 1 stores called it `raw/`)."""
+        group = "full" if self.has("full/offsets") else "raw" if self.has("raw/offsets") else None
+        if group is None:
+            raise StoreError(f"{self.path}: written without --keep-full")
+        lo, hi = self.read(f"{group}/offsets", slice(index, index + 2))
+        return np.moveaxis(self.read(f"{group}/poses", slice(int(lo), int(hi))), 0, 1)
 
 
 META_DTYPES = {"name": str, "label": np.int16, "view": np.int8, "scene": np.int32, "subject": np.int16,
@@ -396,7 +398,7 @@ class StoreWriter:
     scale in a chunked second pass, so memory stays bounded by one chunk.
     """
 
-    def __init__(self, path: str | Path, *, bodies: int, frames: int, joints: int, keep_raw: bool = False,
+    def __init__(self, path: str | Path, *, bodies: int, frames: int, joints: int, keep_full: bool = False,
                  chunk_samples: int = 64, compression: str | None = None):
         self.path = Path(path)
         self.kind = backend_of(self.path)
@@ -407,18 +409,18 @@ class StoreWriter:
             raise StoreError(f"compression {compression!r} is not available for {self.kind}; "
                              f"choose from {', '.join(allowed)}")
         self.chunk = chunk_samples
-        self.keep_raw = keep_raw
+        self.keep_full = keep_full
         self._b = _open_backend(self.tmp, "w")
         self._buf: list[np.ndarray] = []
-        self._raw_buf: list[np.ndarray] = []
-        self._raw_len = 0
+        self._full_buf: list[np.ndarray] = []
+        self._full_len = 0
         self.n = 0
         self._b.create("poses", (0, bodies, frames, joints, 3), np.float32, (chunk_samples, bodies, frames, joints, 3),
                        compression)
         for k, dt in META_DTYPES.items():
             self._b.create(f"meta/{k}", (0,), dt, (65536,), compression)
-        if keep_raw:
-            self._b.create("raw/poses", (0, bodies, joints, 3), np.float32, (4096, bodies, joints, 3), compression)
+        if keep_full:
+            self._b.create("full/poses", (0, bodies, joints, 3), np.float32, (4096, bodies, joints, 3), compression)
             self._offsets = [0]
         self.meta: dict[str, list] = {k: [] for k in META_DTYPES}
 
@@ -435,14 +437,14 @@ class StoreWriter:
             p.unlink()
 
     def append(self, poses: np.ndarray, meta: dict, full: np.ndarray | None = None) -> None:
-        """Add one sample: poses (M, T, J, 3), its meta fields and, with keep_raw, (M, L, J, 3)."""
+        """Add one sample: poses (M, T, J, 3), its meta fields and, with keep_full, (M, L, J, 3)."""
         self._buf.append(poses)
         for k in META_DTYPES:
             self.meta[k].append(meta.get(k, 0.0) if k == "scale" else meta[k])   # scale 0: the dataset's
-        if self.keep_raw:
+        if self.keep_full:
             frames_first = np.moveaxis(full, 1, 0)
-            self._raw_buf.append(frames_first)
-            self._raw_len += len(frames_first)
+            self._full_buf.append(frames_first)
+            self._full_len += len(frames_first)
             self._offsets.append(self._offsets[-1] + len(frames_first))
         self.n += 1
         if len(self._buf) >= self.chunk:
@@ -458,18 +460,18 @@ class StoreWriter:
                            "was removed)")
 
     def _flush(self) -> None:
-        self._ensure_space(sum(b.nbytes for b in self._buf) + sum(b.nbytes for b in self._raw_buf))
+        self._ensure_space(sum(b.nbytes for b in self._buf) + sum(b.nbytes for b in self._full_buf))
         if self._buf:
             self._b.append("poses", np.stack(self._buf))
             self._buf = []
-        if self._raw_buf:
-            self._b.append("raw/poses", np.concatenate(self._raw_buf))
-            self._raw_buf = []
+        if self._full_buf:
+            self._b.append("full/poses", np.concatenate(self._full_buf))
+            self._full_buf = []
 
     def _rescale(self, scale: float, interrupted: Callable[[], None]) -> np.ndarray:
         """Divide the coordinates by `scale` in place; returns the crc32 of each scaled chunk of poses."""
         digests = []
-        for key, step in (("poses", self.chunk), ("raw/poses", 4096)):
+        for key, step in (("poses", self.chunk), ("full/poses", 4096)):
             if not self._b.has(key):
                 continue
             n = self._b.node(key).shape[0]
@@ -503,8 +505,8 @@ class StoreWriter:
         self._write_whole("skipped/name", names, str)
         self._write_whole("skipped/reason", reasons, str)
         self._write_whole("skipped/code", codes, str)
-        if self.keep_raw:
-            self._write_whole("raw/offsets", np.asarray(self._offsets, np.int64))
+        if self.keep_full:
+            self._write_whole("full/offsets", np.asarray(self._offsets, np.int64))
         self._write_whole(CHECKSUM_KEY, self._rescale(scale, interrupted))
         small = [f"meta/{k}" for k in META_DTYPES] + ["views", "skipped/name", "skipped/reason", "skipped/code"] + \
             [f"splits/{p}/{part}" for p in splits for part in ("train", "test")]

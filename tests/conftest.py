@@ -33,7 +33,7 @@ def rigid_corpus(tmp_path_factory):
 @pytest.fixture(scope="session")
 def rigid_store(rigid_corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("stores") / "rigid.h5"
-    summary = prepare("ntu60", rigid_corpus.out, out, workers=2, keep_raw=True, progress=False)
+    summary = prepare("ntu60", rigid_corpus.out, out, workers=2, keep_full=True, progress=False)
     return out, summary
 
 

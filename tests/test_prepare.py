@@ -21,7 +21,7 @@ from .conftest import SHARED
 
 def arrays(path):
     with Store(path) as st:
-        keys = ["poses", "views", "raw/poses", "raw/offsets", "skipped/name", "skipped/reason",
+        keys = ["poses", "views", "full/poses", "full/offsets", "skipped/name", "skipped/reason",
                 *[f"meta/{k}" for k in st.meta()],
                 *[f"splits/{p}/{part}" for p in st.protocols() for part in ("train", "test")]]
         return {k: st.read(k) for k in keys if st.has(k)}, st.attrs
@@ -62,7 +62,7 @@ def test_store_meets_contract_and_frame_zero_geometry(rigid_store):
     check_contract(path)
     with Store(path) as st:
         P = st.read("poses")
-        peak = max(np.abs(P).max(), np.abs(st.read("raw/poses")).max())
+        peak = max(np.abs(P).max(), np.abs(st.read("full/poses")).max())
         assert st.attrs["aligned"] and 0 < st.attrs["scale"] and peak == pytest.approx(1.0)
     f0 = P[:, 0, 0]                                   # body 0, frame 0 (the reference frame)
     assert np.abs(f0[:, 0]).max() < 1e-6              # root at the origin
@@ -91,20 +91,20 @@ def test_splits_follow_the_official_rules(rigid_store):
     assert set(view[a["splits/xview/train"]]) == {2, 3} and set(view[a["splits/xview/test"]]) == {1}
 
 
-def test_keep_raw_sequences_resample_to_poses(rigid_store):
+def test_keep_full_sequences_resample_to_poses(rigid_store):
     with Store(rigid_store[0]) as st:
         frames = st.read("meta/frames")
-        offsets = st.read("raw/offsets")
+        offsets = st.read("full/offsets")
         assert np.array_equal(np.diff(offsets), frames)
         for i in (0, 7, 41):
-            full = st.raw_sequence(i)
+            full = st.full_sequence(i)
             assert full.shape[1] == frames[i]
             np.testing.assert_allclose(resample_linear(full, 50), st.read("poses", slice(i, i + 1))[0], atol=1e-6)
 
 
 def test_zarr_equals_hdf5_and_workers_do_not_change_output(rigid_corpus, rigid_store, tmp_path):
     ref, ref_attrs = arrays(rigid_store[0])
-    prepare("ntu60", rigid_corpus.out, tmp_path / "one.zarr", workers=1, keep_raw=True, progress=False)
+    prepare("ntu60", rigid_corpus.out, tmp_path / "one.zarr", workers=1, keep_full=True, progress=False)
     check_contract(tmp_path / "one.zarr")
     got, attrs = arrays(tmp_path / "one.zarr")
     assert got.keys() == ref.keys() and attrs == ref_attrs
@@ -200,7 +200,7 @@ def test_compression_changes_bytes_not_values(rigid_corpus, rigid_store, tmp_pat
     with Store(rigid_store[0]) as st:
         ref = st.read("poses")
     for name, comp in (("a.h5", "lzf"), ("b.zarr", "zstd"), ("c.zarr", "none")):
-        prepare("ntu60", rigid_corpus.out, tmp_path / name, workers=1, compression=comp, keep_raw=True, progress=False)
+        prepare("ntu60", rigid_corpus.out, tmp_path / name, workers=1, compression=comp, keep_full=True, progress=False)
         with Store(tmp_path / name) as st:
             assert np.array_equal(st.read("poses"), ref), name
     r = CliRunner().invoke(skel, ["prepare", "ntu60", "--raw", str(rigid_corpus.out), "--out", str(tmp_path / "d.zarr"),
@@ -247,7 +247,7 @@ def test_spawn_workers_write_the_same_store(rigid_corpus, rigid_store, tmp_path,
     """Where only `spawn` exists, the workers load the kernels themselves; the store is the same."""
     import skeltools.prepare as prep
     monkeypatch.setattr(prep, "_start_method", lambda: "spawn")
-    prepare("ntu60", rigid_corpus.out, tmp_path / "s.h5", workers=2, keep_raw=True, progress=False)
+    prepare("ntu60", rigid_corpus.out, tmp_path / "s.h5", workers=2, keep_full=True, progress=False)
     a, _ = arrays(rigid_store[0])
     b, _ = arrays(tmp_path / "s.h5")
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
@@ -281,3 +281,19 @@ def test_xarray_opens_both_backends_with_named_dimensions(rigid_corpus, tmp_path
     with Store(path) as st:
         assert np.array_equal(ds["poses"].values, st.read("poses"))
     check_contract(path)
+
+
+def test_version_1_stores_with_raw_sequences_still_open(rigid_store, tmp_path):
+    """Version 2 renamed the --keep-full arrays from raw/ to full/; a version 1 store still reads."""
+    import h5py
+    import shutil
+    old = tmp_path / "v1.h5"
+    shutil.copy(rigid_store[0], old)
+    with h5py.File(old, "r+") as f:
+        f.move("full", "raw")
+        f.attrs["version"] = 1
+    with Store(rigid_store[0]) as new, Store(old) as st:
+        assert new.attrs["version"] == 2 and st.attrs["version"] == 1
+        assert np.array_equal(st.full_sequence(3), new.full_sequence(3))
+    r = CliRunner().invoke(skel, ["stats", str(old)])
+    assert r.exit_code == 0, r.output
