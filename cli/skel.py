@@ -205,13 +205,17 @@ def synth(dataset, out, scenes, seed, classes, rigid, no_broken, hard):
 @click.argument("sample")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG to write.")
 @click.option("--frames", default=5, show_default=True, type=click.IntRange(min=1), help="Frames drawn per view.")
-def show(store, sample, out, frames):
-    """Draw SAMPLE (a name like S001C002P003R001A004, or an index) and every view of its scene."""
+@click.option("--raw", "raw_dir", default=None, type=click.Path(file_okay=False, exists=True),
+              help="The raw folder the store was prepared from: also draw each view before alignment.")
+def show(store, sample, out, frames, raw_dir):
+    """Draw SAMPLE (a name like S001C002P003R001A004, or an index) and every view of its scene,
+    side by side: after alignment (front and side), and with --raw before it, as each camera
+    saw it. That the aligned views agree is what the store promises."""
     from skeltools.show import show_sample
 
-    @clean_errors(_store_errors(), OSError)
+    @clean_errors(_store_errors(), OSError, ValueError)
     def go():
-        names = show_sample(store, sample, out, frames)
+        names = show_sample(store, sample, out, frames, raw_dir)
         click.echo(f"drew {', '.join(names)} to {out}")
     go()
 

@@ -14,7 +14,7 @@ skel synth ntu60 --out "$OUT/raw" --scenes 90 --seed 0
 skel prepare ntu60 --raw "$OUT/raw" --out "$OUT/ntu60_synth.h5" --quiet
 skel prepare ntu60 --raw "$OUT/raw" --out "$OUT/ntu60_synth_unaligned.h5" --no-align --quiet
 skel stats "$OUT/ntu60_synth.h5" --plot "$OUT/stats.png"
-skel show "$OUT/ntu60_synth.h5" 0 --out "$OUT/sample.png"
+skel show "$OUT/ntu60_synth.h5" 0 --out "$OUT/sample.png" --raw "$OUT/raw"
 common=(--protocol xview --hidden 128 --epochs "$EPOCHS" --batch 16 --lr 1e-3 --seed 0 --quiet)
 focovil train --store "$OUT/ntu60_synth.h5" --out "$OUT/runs/focovil" --preset focovil "${common[@]}"
 focovil train --store "$OUT/ntu60_synth.h5" --out "$OUT/runs/ali-reconst" --preset ali-reconst "${common[@]}"

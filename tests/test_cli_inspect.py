@@ -4,7 +4,10 @@ from __future__ import annotations
 import json
 
 import h5py
+import numpy as np
 import pytest
+
+from skeltools.store import Store
 from click.testing import CliRunner
 
 from cli.skel import main as skel
@@ -100,3 +103,19 @@ def test_the_wheel_installs_only_the_project_namespace(tmp_path):
     assert sorted(top) == ["focovil", "skeltools"]
     assert "skeltools/data_manifests/datasets/ntu60.json" in names and "skeltools/cli/skel.py" in names
     assert "skel = skeltools.cli.skel:main" in entry
+
+
+def test_show_draws_every_view_before_and_after_alignment(rigid_corpus, rigid_store, tmp_path):
+    from skeltools.show import camera_sequences
+    path, _ = rigid_store
+    r = CliRunner().invoke(skel, ["show", str(path), "0", "--out", str(tmp_path / "s.png"), "--raw",
+                                  str(rigid_corpus.out)])
+    assert r.exit_code == 0 and r.output.count("S0") == 3, r.output
+    assert (tmp_path / "s.png").stat().st_size > 10_000
+    with Store(path) as st:
+        names = list(st.read("meta/name")[st.read("views")[0]])
+    before = camera_sequences(rigid_corpus.out, "ntu60", names, 50)
+    assert sorted(before) == sorted(names) and all(b.shape == (2, 50, 25, 3) for b in before.values())
+    # before alignment the cameras disagree; the store's aligned views agree (rigid corpus)
+    a, b = before[names[0]], before[names[1]]
+    assert np.abs(a - b).max() > 0.3
