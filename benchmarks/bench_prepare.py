@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import resource
 import shutil
@@ -90,7 +91,9 @@ def main() -> None:
     from skeltools.prepare import prepare
     prepare("ntu60", raw, work / "warm.h5", workers=1, limit=3, progress=False)  # fill the kernel cache untimed
     (work / "warm.h5").unlink()
-    report = {"files": len(files), "mb": mb, "python_mb_s": py_rate, "parser_mb_s": nb_rate, "prepare": {}}
+    report = {"files": len(files), "mb": mb, "python_mb_s": py_rate, "parser_mb_s": nb_rate, "prepare": {},
+              "date": time.strftime("%Y-%m-%d"), "cores": len(os.sched_getaffinity(0)),
+              "command": "python benchmarks/bench_prepare.py " + " ".join(sys.argv[1:])}
     for workers in args.workers:
         out = work / f"bench_w{workers}.h5"
         wall, own, rss = prepare_in_child(raw, out, workers)

@@ -42,7 +42,20 @@ def ablation(r: dict) -> str:
             + markdown(r))
 
 
-TABLES = {"fuzz": fuzz, "ablation-8": ablation, "ablation-9": ablation, "ablation-10": ablation}
+def prepare(r: dict) -> str:
+    rows = ["| | MB/s | vs (a) |", "|---|---|---|",
+            f"| (a) pure-Python readline/split/float reader | {r['python_mb_s']:.1f} | 1x |",
+            f"| (b) compiled parser, one process | {r['parser_mb_s']:.0f} | {r['parser_mb_s'] / r['python_mb_s']:.1f}x |"]
+    for w, p in r["prepare"].items():
+        rows.append(f"| (c) whole `prepare`, {w} worker{'s' if int(w) > 1 else ''} | {p['mb_s']:.0f} | "
+                    f"{p['mb_s'] / r['python_mb_s']:.1f}x |")
+    peak = max(p["peak_rss_mb"] for p in r["prepare"].values())
+    rows += ["", f"`{r['command']}`, {r['date']}, {r['cores']} cores: {r['files']} files, {r['mb']:.0f} MB, peak RSS "
+                 f"{peak:.0f} MB."]
+    return "\n".join(rows)
+
+
+TABLES = {"fuzz": fuzz, "prepare": prepare, "ablation-8": ablation, "ablation-9": ablation, "ablation-10": ablation}
 
 
 def render(text: str) -> str:
