@@ -164,16 +164,14 @@ class SceneBatches:
         table = table[rank::world][:per_rank]
         device = data.x.device
         self.table = torch.from_numpy(table).to(device)
+        # mean present views per scene (what a batch carries beyond placeholders), from the host copy:
+        # the training loop counts samples with it every step, which must not sync with the device
+        self.present_views = float((table >= 0).sum(1).mean()) if self.all_views else float(self.k)
         self.x = data.x
         self.scenes_per_batch = min(scenes_per_batch, per_rank)
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(seed * 1000 + rank)
         self.read_ahead = reader_has_a_core(device) if read_ahead is None else read_ahead  # streamed data only
-
-    @property
-    def present_views(self) -> float:
-        """Mean number of present views per scene (what a batch carries beyond placeholders)."""
-        return float((self.table >= 0).sum(1).double().mean()) if self.all_views else float(self.k)
 
     @property
     def n_scenes(self) -> int:
