@@ -42,6 +42,13 @@ def ablation(r: dict) -> str:
             + markdown(r))
 
 
+def ablation_floor(r: dict) -> str:
+    """The camera-spacing probe (benchmarks/ablation_floor.py owns its layout)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from ablation_floor import markdown
+    return markdown(r)
+
+
 def prepare(r: dict) -> str:
     rows = ["| | MB/s | vs (a) |", "|---|---|---|",
             f"| (a) pure-Python readline/split/float reader | {r['python_mb_s']:.1f} | 1x |",
@@ -55,7 +62,8 @@ def prepare(r: dict) -> str:
     return "\n".join(rows)
 
 
-TABLES = {"fuzz": fuzz, "prepare": prepare, "ablation-8": ablation, "ablation-9": ablation, "ablation-10": ablation}
+TABLES = {"fuzz": fuzz, "prepare": prepare, "ablation-8": ablation, "ablation-9": ablation, "ablation-10": ablation,
+          "ablation-floor": ablation_floor}
 
 
 def render(text: str) -> str:

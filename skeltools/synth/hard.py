@@ -8,15 +8,17 @@ be told apart (the design is fixed in the README before any preset was run on it
   later. The base pairs are chosen so that no variant of one is a variant of another:
   60 distinct classes, and classes 5b+1..5b+5 differ in one limb or one phase.
 - Subjects differ: bone lengths x U(0.85, 1.15) per bone, a posture style (offsets of
-  every driven joint, N(0, 0.12) rad) and an amplitude style (x U(0.8, 1.2)), fixed per
+  every driven joint, N(0, 0.2) rad) and an amplitude style (x U(0.7, 1.3)), fixed per
   subject ID across its scenes; speed x U(0.7, 1.3) per scene (the active part of the
-  clip is shorter or longer, with idle frames around it).
-- Cameras: NTU's three azimuths (-45, 0, +45 degrees) each +-15 degrees, at heights
-  U(0.4, 2.2) m looking at the performer, per scene.
+  clip is shorter or longer, with idle frames around it) and an incidental gesture.
+- Cameras: NTU's three azimuths (-45, 0, +45 degrees; the side cameras' spacing is a
+  parameter for benchmarks/ablation_floor.py) each +-15 degrees, at heights U(0.7, 1.6) m
+  looking at the performer, per scene; the performer faces U(-30, 30) degrees.
 - View-dependent self-occlusion: a limb joint behind the torso (deeper by 3 cm, within
   35 cm sideways) is "inferred" as Kinect does, pulled 30-70 % toward its parent plus a
-  bias of that camera (N(0, 0.04) m per axis) and 2 cm noise; every joint also gets the
-  camera's own jitter, sd U(0.005, 0.03) m.
+  bias of that camera (N(0, 0.06) m per axis) and 2 cm noise; every joint also gets the
+  camera's own jitter, sd U(0.01, 0.04) m.
+These are the README's design v3 (its history is there).
 """
 from __future__ import annotations
 

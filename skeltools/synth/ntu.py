@@ -85,14 +85,16 @@ def _scene_world(spec: DatasetSpec, key: dict, rng: np.random.Generator, hard: b
 
 
 def _view_frames(spec: DatasetSpec, actors: list[np.ndarray], view: int, rigid: bool,
-                 rng: np.random.Generator, hard: bool = False) -> list[list[tuple]]:
-    """What one camera records: actors in its coordinates, plus its own noise bodies and empty frames."""
+                 rng: np.random.Generator, hard: bool = False, spacing: float = 45.0) -> list[list[tuple]]:
+    """What one camera records: actors in its coordinates, plus its own noise bodies and empty frames
+    (`spacing`: the hard corpus's degrees between the middle camera and each side camera)."""
     frames = len(actors[0])
     J = actors[0].shape[1]
     base_id = FIRST_BODY_ID + int(rng.integers(1000, 9000))
     if hard:
         cam = camera_setting(rng)
-        recorded, R, pos = record(actors, CAMERA_YAW[view] + cam["yaw_offset"], rigid, rng, cam["height"], cam)
+        yaw = np.sign(CAMERA_YAW[view]) * spacing + cam["yaw_offset"]
+        recorded, R, pos = record(actors, yaw, rigid, rng, cam["height"], cam)
     else:
         recorded, R, pos = record(actors, CAMERA_YAW[view], rigid, rng)
     tracks = [(base_id + a, cam, state) for a, (cam, state) in enumerate(recorded)]
@@ -136,9 +138,9 @@ def _broken_files(valid_text: str) -> dict[str, tuple[str, str]]:
 
 
 def write_ntu(spec: DatasetSpec, out: Path, scenes: int, seed: int, rigid: bool, classes: int,
-              broken: bool, hard: bool = False) -> SynthResult:
+              broken: bool, hard: bool = False, spacing: float = 45.0) -> SynthResult:
     """Write `scenes` scenes x 3 cameras of `.skeleton` files (plus broken and non-sample files);
-    `hard`: the corpus of skeltools/synth/hard.py."""
+    `hard`: the corpus of skeltools/synth/hard.py, side cameras `spacing` degrees off the middle."""
     out.mkdir(parents=True, exist_ok=True)
     res = SynthResult(out=out)
     actions = pick_actions(list(range(1, spec.ranges["action"][1] + 1)), classes)
@@ -148,7 +150,7 @@ def write_ntu(spec: DatasetSpec, out: Path, scenes: int, seed: int, rigid: bool,
         actors = _scene_world(spec, key, np.random.default_rng([seed, k]), hard)
         for view in CAMERA_YAW:
             name = spec.name_format.format(view=view, **key)
-            frames = _view_frames(spec, actors, view, rigid, np.random.default_rng([seed, k, view]), hard)
+            frames = _view_frames(spec, actors, view, rigid, np.random.default_rng([seed, k, view]), hard, spacing)
             text = skeleton_text(frames, np.random.default_rng([seed, k, view, 1]))
             (out / f"{name}.skeleton").write_bytes(text.encode())
             res.samples.append(name)
