@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from skeltools.bodies import tracks_by_body
+from skeltools.bodies import select_bodies
 from skeltools.formats.ntu import parse_ntu_bytes, read_ntu
 from skeltools.formats.raw_sample import SampleError
 
@@ -50,7 +50,7 @@ def test_genuine_files_match_reference_reader(shared_real):
         assert s.n_frames == n_frames and len(s.frame) == len(recs)
         assert np.array_equal(s.body_id, [r[1] for r in recs])
         assert np.array_equal(s.frame, [r[0] for r in recs])
-        np.testing.assert_allclose(s.xyz, np.array([r[2] for r in recs], np.float32), rtol=1e-6, atol=0)
+        assert np.array_equal(s.xyz, np.array([r[2] for r in recs], np.float32))   # float(), then float32: exact
     assert read_ntu(shared_real / "ntu" / "S001C001P001R001A001.skeleton").n_frames == 103
 
 
@@ -82,9 +82,52 @@ def test_floats_equal_python_float_conversion():
     assert np.array_equal(s.xyz[0].ravel(), np.array([float(r) for r in reprs], np.float32))
 
 
+def _coordinates_file(tokens: list[str]) -> bytes:
+    """One frame per 75 tokens (25 joints x, y, z), each joint line with its nine other fields."""
+    assert len(tokens) % 75 == 0
+    frames = len(tokens) // 75
+    lines = [str(frames)]
+    for f in range(frames):
+        lines += ["1", "7 0 1 1 1 1 0 0 0 2", "25"]
+        for j in range(25):
+            lines.append(" ".join(tokens[75 * f + 3 * j:75 * f + 3 * j + 3] + ["277.419", "-0.2059419"] * 4 + ["2"]))
+    return ("\n".join(lines) + "\n").encode()
+
+
+EDGE_CASES = [
+    "0", "-0", "-0.0", "+1.5", "1.", "-3.", ".5", "-.25", "+.125", "0.02764709", "000123.4500", "-0.000001",
+    "1e3", "1E+02", "-2.5e-3", "7.2E-08", ".5e1", "3.e2", "1e22", "1e23", "1e-22", "1e-23", "1e-30", "1e38",
+    "4.9e-324", "123456789012345", "9007199254740993", "0.1234567890123456789012345", "3.14159265358979323846264",
+    "1.000000059604644775390625", "1.0000000596046447753906251", "1.0000000596046447753906249",
+    "0.30000001192092896", "99999999999999999999", "1" + "0" * 30 + ".5", "0." + "0" * 25 + "7",
+    "-1.17549435082228750797e-38", "3.4028234663852886e+38", "2.2250738585072014e-308",
+    # within half a double ulp of a float32 midpoint: 18 digits and one division round these the other way
+    "2.4658795595169068401981964", "0.2104467228055000200893442", "-1.9947579503059388071867973",
+    "0.9859146177768707412155829", "3.1696835756301878725380319", "3.8008805513381957830377275",
+    # 18 digits, all kept, but a mantissa above 2^53: float(mantissa) then a division rounds twice
+    "1.99475795030593881", "-3.05600893497467042", "3.25787222385406497", "0.40665717422962190",
+]
+
+
+def test_every_coordinate_is_python_float_then_float32():
+    """Edge cases of strtod (signs, exponents, no leading digit, long mantissas, float32
+    midpoints), 75 at a time so that each lands in x, y and z."""
+    tokens = (EDGE_CASES * 75)[:75 * len(EDGE_CASES)]
+    s = parse_ntu_bytes(_coordinates_file(tokens))
+    assert np.array_equal(s.xyz.ravel(), np.array([float(t) for t in tokens], np.float32))
+
+
+def test_a_file_of_long_mantissas_is_read_exactly_beyond_the_first_repair_room():
+    rng = np.random.default_rng(1)
+    tokens = [f"{v:.25f}" for v in rng.normal(0, 2, 75 * 6)]   # 450 numbers past the fast path's exact range
+    tokens[-75:] = (EDGE_CASES[-10:] * 8)[:75]                      # the last frame: the ones that round otherwise
+    s = parse_ntu_bytes(_coordinates_file(tokens))
+    assert np.array_equal(s.xyz.ravel(), np.array([float(t) for t in tokens], np.float32))
+
+
 def _bad(data):
     with pytest.raises(SampleError) as e:
-        tracks_by_body(parse_ntu_bytes(data))
+        select_bodies(parse_ntu_bytes(data), 2)
     return str(e.value)
 
 

@@ -151,6 +151,114 @@ def read_number(buf, pos, pow10):
     return OK, value, mant, is_int and exp10 == 0, pos
 
 
+TWO_POW_53 = 9007199254740992
+
+
+@njit(cache=True, inline="always")
+def read_decimal(buf, pos, pow10):
+    """Parse one coordinate at `pos`: the fast path of `read_number` for the common form
+    [sign] digits [. digits] [e [sign] digits], with an integer mantissa and one exact
+    multiply or divide by a power of ten (Clinger's fast path: mantissa <= 2^53 and
+    |exponent| <= 22 give the correctly rounded double, the value float() returns).
+
+    Returns (err, value, exact, new_pos). `exact` is False where that condition fails (more
+    than 15-16 significant digits, a huge exponent): the value is then close, and the caller
+    re-reads the number with float(). Anything else (nan/inf, garbage) goes to read_number."""
+    n = buf.shape[0]
+    while pos < n and is_blank(buf[pos]):
+        pos += 1
+    start = pos
+    if pos >= n or buf[pos] == NL:
+        err, value, _, _, pos = read_number(buf, start, pow10)
+        return err, value, True, pos
+    neg = buf[pos] == 45
+    if neg or buf[pos] == 43:
+        pos += 1
+    mant = 0
+    digits = 0      # significant digits kept in mant (leading zeros are not counted); beyond 18 they
+                    # are dropped, and mant >= 1e17 > 2^53 then sends the number to float()
+    exp10 = 0
+    seen = False
+    while pos < n:
+        d = np.int64(buf[pos]) - 48
+        if d < 0 or d > 9:
+            break
+        seen = True
+        if digits < 18:
+            mant = mant * 10 + d
+            digits += 1 if mant > 0 else 0
+        else:
+            exp10 += 1
+        pos += 1
+    if pos < n and buf[pos] == 46:
+        pos += 1
+        while pos < n:
+            d = np.int64(buf[pos]) - 48
+            if d < 0 or d > 9:
+                break
+            seen = True
+            if digits < 18:
+                mant = mant * 10 + d
+                digits += 1 if mant > 0 else 0
+                exp10 -= 1
+            pos += 1
+    if pos < n and (buf[pos] | 32) == 101 and seen:  # e / E
+        pos += 1
+        eneg = False
+        if pos < n and (buf[pos] == 45 or buf[pos] == 43):
+            eneg = buf[pos] == 45
+            pos += 1
+        e = 0
+        edigits = 0
+        while pos < n:
+            d = np.int64(buf[pos]) - 48
+            if d < 0 or d > 9:
+                break
+            if e < 100000:
+                e = e * 10 + d
+            edigits += 1
+            pos += 1
+        if edigits == 0:
+            seen = False
+        exp10 += -e if eneg else e
+    if not seen or (pos < n and not (is_blank(buf[pos]) or buf[pos] == NL)):
+        err, value, _, _, pos = read_number(buf, start, pow10)   # nan/inf, or the reason it is not a number
+        return err, value, True, pos
+    exact = mant <= TWO_POW_53 and -22 <= exp10 <= 22
+    if exact:
+        value = float(mant) * pow10[exp10] if exp10 >= 0 else float(mant) / pow10[-exp10]
+    else:
+        value = float(mant) * 10.0 ** exp10
+    return OK, -value if neg else value, exact, pos
+
+
+@njit(cache=True, inline="always")
+def count_fields(buf, pos):
+    """Count the blank-separated fields left on the line without parsing them, with a tight
+    inner loop over the characters of a field (the nine unused values of a joint line are
+    most of its bytes); returns (count, position of the newline or the end)."""
+    n = buf.shape[0]
+    count = 0
+    while pos < n:
+        c = buf[pos]
+        if c == NL:
+            break
+        if is_blank(c):
+            pos += 1
+            continue
+        count += 1
+        pos += 1
+        while pos < n:
+            c = buf[pos]
+            if c > 32:
+                pos += 1
+            elif c == NL or is_blank(c):
+                break
+            else:                      # another control character: part of the field
+                pos += 1
+    return count, pos
+
+
 @njit(cache=True, inline="always")
 def read_floats(buf, pos, out, row, count, pow10):
     """Parse the next `count` numbers of the current line into out[row, :count]; returns
@@ -187,25 +295,6 @@ def skip_number(buf, pos):
         else:
             return ERR_NON_NUMERIC, pos
     return OK, pos
-
-
-@njit(cache=True, inline="always")
-def count_fields(buf, pos):
-    """Count the blank-separated fields left on the line without parsing them (about 2x
-    cheaper than checking each one); returns (count, position of the newline or the end)."""
-    n = buf.shape[0]
-    count = 0
-    inside = False
-    while pos < n:
-        c = buf[pos]
-        if c == NL:
-            break
-        blank = is_blank(c)
-        if not blank and not inside:
-            count += 1
-        inside = not blank
-        pos += 1
-    return count, pos
 
 
 @njit(cache=True)
