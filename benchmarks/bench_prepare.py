@@ -3,8 +3,10 @@
 (a) the widely copied pure-Python reader (readline, split, float per value) and
 (b) our compiled parser, single process, same files: MB/s and the ratio;
 (c) the whole `skel prepare` (parse, select, align, resample, write) with 1 and 2
-workers (or --workers N ...), each in its own process: MB/s, ratio to (a) and to 1
-worker, and peak RSS of the largest process.
+workers (or --workers N ...), each in its own process: MB/s (kernel loading left out, as
+prepare reports it), ratio to (a) and to 1 worker, peak RSS of the largest process, and
+the time per sample of the workers and of the writing process with their ratio, the
+"scaling ceiling": how many workers the writer could keep busy.
 
     python benchmarks/bench_prepare.py [--scenes 300] [--workdir bench_out] [--raw FOLDER] [--keep]
                                        [--workers 1 2 4 8 16] [--json FILE]
@@ -49,9 +51,10 @@ def timed(fn, files) -> float:
     return time.perf_counter() - start
 
 
-def prepare_in_child(raw: Path, out: Path, workers: int) -> tuple[float, float, float]:
+def prepare_in_child(raw: Path, out: Path, workers: int) -> tuple[float, float, float, dict]:
     """One `skel prepare` run in its own process: (wall seconds including interpreter start-up,
-    prepare's own seconds from its summary, peak RSS in MB of the largest process)."""
+    prepare's own seconds from its summary, peak RSS in MB of the largest process, and the
+    summary's figures: MB/s, workers' and writer's microseconds per sample, scaling ceiling)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "cli.skel", "prepare", "ntu60", "--raw", str(raw), "--out", str(out),
@@ -59,7 +62,12 @@ def prepare_in_child(raw: Path, out: Path, workers: int) -> tuple[float, float, 
     wall = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     own = float(re.search(r"([0-9.]+) s, [0-9.]+ MB read", done.stdout).group(1))
-    return wall, own, max(peak, before) / 1024
+    rate = float(re.search(r"MB read, ([0-9.]+) MB/s", done.stdout).group(1))
+    per = re.search(r"per sample: workers ([0-9]+) us, writer ([0-9]+) us \(scaling ceiling: ([0-9]+) workers\)",
+                    done.stdout)
+    figures = {"mb_s": rate, "worker_us": int(per.group(1)), "writer_us": int(per.group(2)),
+               "ceiling": int(per.group(3))}
+    return wall, own, max(peak, before) / 1024, figures
 
 
 def main() -> None:
@@ -96,15 +104,17 @@ def main() -> None:
               "command": "python benchmarks/bench_prepare.py " + " ".join(sys.argv[1:])}
     for workers in args.workers:
         out = work / f"bench_w{workers}.h5"
-        wall, own, rss = prepare_in_child(raw, out, workers)
-        rate = mb / own
-        report["prepare"][workers] = {"mb_s": rate, "seconds": own, "wall_s": wall, "peak_rss_mb": rss}
+        wall, own, rss, fig = prepare_in_child(raw, out, workers)
+        rate = fig["mb_s"]
+        report["prepare"][workers] = {**fig, "seconds": own, "wall_s": wall, "peak_rss_mb": rss}
         one = report["prepare"].get(args.workers[0], {}).get("mb_s", rate)
         print(f"(c) prepare, {workers:2d} worker{'s' if workers > 1 else ' '}: {rate:8.1f} MB/s  ratio to (a) "
               f"{rate / py_rate:6.1f}x, to {args.workers[0]} worker(s) {rate / one:5.2f}x  "
-              f"({own:.1f} s in prepare, {wall:.1f} s with interpreter start-up)  "
+              f"({own:.2f} s in prepare, {wall:.1f} s with interpreter start-up)  "
               f"peak RSS {rss:5.0f} MB  store {out.stat().st_size / 1e6:.0f} MB  "
               f"(5.8 GB NTU-60 at this rate: {5800 / rate:4.0f} s)")
+        print(f"    per sample: workers {fig['worker_us']} us, writer {fig['writer_us']} us: "
+              f"scaling ceiling: {fig['ceiling']} workers (target >= 16)")
         out.unlink()
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))

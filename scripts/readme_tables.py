@@ -54,7 +54,9 @@ def prepare(r: dict) -> str:
             f"| (a) pure-Python readline/split/float reader | {r['python_mb_s']:.1f} | 1x |",
             f"| (b) compiled parser, one process | {r['parser_mb_s']:.0f} | {r['parser_mb_s'] / r['python_mb_s']:.1f}x |"]
     for w, p in r["prepare"].items():
-        rows.append(f"| (c) whole `prepare`, {w} worker{'s' if int(w) > 1 else ''} | {p['mb_s']:.0f} | "
+        ceiling = (f"; per sample: workers {p['worker_us']} us, writer {p['writer_us']} us, scaling ceiling "
+                   f"{p['ceiling']} workers" if "ceiling" in p else "")
+        rows.append(f"| (c) whole `prepare`, {w} worker{'s' if int(w) > 1 else ''}{ceiling} | {p['mb_s']:.0f} | "
                     f"{p['mb_s'] / r['python_mb_s']:.1f}x |")
     peak = max(p["peak_rss_mb"] for p in r["prepare"].values())
     rows += ["", f"`{r['command']}`, {r['date']}, {r['cores']} cores: {r['files']} files, {r['mb']:.0f} MB, peak RSS "

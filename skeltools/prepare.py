@@ -40,16 +40,25 @@ class PrepareSummary:
     seconds: float = 0.0
     bytes_read: int = 0
     first_unit_seconds: float = 0.0   # the first unit also compiles the kernels (or loads their cache)
+    worker_seconds: float = 0.0       # reading and transforming, summed over the units (in whichever process)
+    warm_up_seconds: float = 0.0      # compiling (first run) or loading the kernels, before the first unit
+    parent_cpu_seconds: float = 0.0   # the writing process's own CPU time, the workers' share taken out
 
     @property
     def compile_seconds(self) -> float:
-        """Time the first unit took beyond an ordinary one: kernel compilation on a first run."""
-        return self.first_unit_seconds if self.first_unit_seconds > 1.0 else 0.0
+        """Time spent getting the kernels ready: the warm-up, or, for a format without one, the
+        first unit when it took over a second (kernel compilation on a first run)."""
+        return self.warm_up_seconds or (self.first_unit_seconds if self.first_unit_seconds > 1.0 else 0.0)
 
     @property
     def mb_per_s(self) -> float:
         """Throughput, compilation left out (it happens once per installation)."""
         return self.bytes_read / 1e6 / max(self.seconds - self.compile_seconds, 1e-9)
+
+    def scaling_ceiling(self) -> float:
+        """How many workers the writing process could keep busy: the workers' time per sample
+        over the parent's (beyond it, the parent is the bottleneck)."""
+        return self.worker_seconds / max(self.parent_cpu_seconds, 1e-9)
 
     def reasons(self) -> Counter:
         """Skipped counts by reason code."""
@@ -60,9 +69,13 @@ class PrepareSummary:
                  f"skipped {len(self.skipped)} files" + (":" if self.skipped else ""),
                  *[f"  {n:6d}  {kind}" for kind, n in self.reasons().most_common()],
                  f"ignored {self.ignored} files that are not samples",
-                 f"{self.seconds:.1f} s, {self.bytes_read / 1e6:.1f} MB read, {self.mb_per_s:.1f} MB/s"
-                 + (f" (not counting {self.compile_seconds:.1f} s compiling kernels, first run only)"
-                    if self.compile_seconds else "")]
+                 f"{self.seconds:.2f} s, {self.bytes_read / 1e6:.1f} MB read, {self.mb_per_s:.1f} MB/s"
+                 + (f" (not counting {self.compile_seconds:.1f} s compiling or loading kernels)"
+                    if self.compile_seconds >= 0.05 else "")]
+        units = max(self.written + len(self.skipped), 1)
+        lines.append(f"per sample: workers {self.worker_seconds / units * 1e6:.0f} us, writer "
+                     f"{self.parent_cpu_seconds / units * 1e6:.0f} us "
+                     f"(scaling ceiling: {self.scaling_ceiling():.0f} workers)")
         return "\n".join(lines)
 
 
@@ -77,11 +90,37 @@ def find_units(raw_dir: Path, spec: DatasetSpec) -> tuple[list[RawUnit], int]:
     return finder(raw_dir, spec)
 
 
+@dataclass
+class Ready:
+    """A sample as the writer takes it, made where it was transformed (in a worker): scaled
+    already with --scale sample, its meta fields, and `own`, its largest |coordinate| before
+    any scaling (what the dataset-wide factor is the maximum of)."""
+
+    poses: np.ndarray
+    full: np.ndarray | None
+    meta: dict
+    own: float
+
+
+def ready_sample(name: str, fields: dict, out, scaling: str, keep_full: bool) -> Ready:
+    """The writer's record of one Transformed sample."""
+    own = max(abs_max(out.poses), abs_max(out.full) if keep_full else 0.0)
+    meta = _meta_of(name, fields, out)
+    poses, full = out.poses, (out.full if keep_full else None)
+    if scaling == "sample":
+        own = own or 1.0
+        poses = (poses / np.float32(own)).astype(np.float32)
+        full = None if full is None else (full / np.float32(own)).astype(np.float32)
+        meta["scale"] = own
+    return Ready(poses, full, meta, own)
+
+
 @dataclass(frozen=True)
 class _Job:
     spec: DatasetSpec
     params: TransformParams
     keep_full: bool
+    scaling: str = "dataset"
 
     def skip_reason(self, name: str, fields: dict) -> Skipped | None:
         why = self.spec.out_of_range(fields)
@@ -89,19 +128,33 @@ class _Job:
             why = "listed by the dataset as a sample with missing skeletons"
         return None if why is None else Skipped.of(why)
 
-    def __call__(self, unit: RawUnit) -> tuple[int, list[tuple[str, dict, object]]]:
-        """Runs in a worker: (bytes read, [(name, fields, Transformed or skip reason), ...]).
+    def __call__(self, unit: RawUnit) -> tuple[int, float, list[tuple[str, dict, object]]]:
+        """Runs in a worker: (bytes read, seconds taken, [(name, fields, Ready or Skipped), ...]).
         Whatever goes wrong while reading one unit becomes its skip reason: only the
         writer's own errors may stop a run."""
+        start = time.perf_counter()
         size = _size(unit.path)
         why = self.skip_reason(unit.name, unit.fields)
         if why is not None:
-            return size, [(unit.name, unit.fields, why)]
+            return size, time.perf_counter() - start, [(unit.name, unit.fields, why)]
         try:
             items = format_module(self.spec).read_unit(unit, self.spec)
         except Exception as e:
-            return size, [(unit.name, unit.fields, failure_reason(e))]
-        return size, [(name, fields, self._transform(name, fields, raw)) for name, fields, raw in items]
+            return size, time.perf_counter() - start, [(unit.name, unit.fields, failure_reason(e))]
+        out = [(name, fields, self._transform(name, fields, raw)) for name, fields, raw in items]
+        return size, time.perf_counter() - start, out
+
+    def warm_up(self) -> bool:
+        """Compile (or load from the cache) every kernel of a unit on the format's built-in
+        sample, if it has one, so that forked workers inherit them and no raw file is read
+        in the writing process; False if the format has none."""
+        sample = getattr(format_module(self.spec), "warm_up_sample", None)
+        if sample is None:
+            return False
+        out = transform_sample(sample(self.spec.layout.n_joints), self.spec.bodies, self.spec.layout.role_indices(),
+                               self.params)
+        ready_sample("warm-up", {"action": 1, "view": 1}, out, self.scaling, self.keep_full)
+        return True
 
     def batch(self, units: list[RawUnit]) -> list:
         """Several units in one task (one round trip to a worker for CHUNK files)."""
@@ -113,11 +166,9 @@ class _Job:
             return why
         try:
             out = transform_sample(raw, self.spec.bodies, self.spec.layout.role_indices(), self.params)
+            return ready_sample(name, fields, out, self.scaling, self.keep_full)
         except Exception as e:
             return failure_reason(e)
-        if not self.keep_full:
-            out.full = None
-        return out
 
 
 def failure_reason(e: Exception) -> Skipped:
@@ -150,8 +201,9 @@ def _start_method() -> str:
 
 
 class _Workers:
-    """Results in unit order: the first unit in this process (which compiles the kernels
-    once, before the fork), the rest through a pool, two bounded windows in flight.
+    """Results in unit order through a pool, two bounded windows in flight. The kernels are
+    compiled once in this process before the fork, on the format's built-in warm-up sample
+    (formats without one: on the first unit, read here).
 
     `close` always ends the pool, also on Ctrl-C or an error: it lets the units already
     handed out finish (at most two windows, a fraction of a second) and joins the workers.
@@ -165,15 +217,21 @@ class _Workers:
         self.workers = workers
         self.pool = None
         self.pending: list = []   # imap iterators in flight, oldest first
+        self.warm_up_seconds = self.warm_up_cpu_seconds = 0.0   # compiling or loading the kernels, once
 
     def results(self, job: _Job, units: list[RawUnit]) -> Iterator:
         if not units:
             return
-        yield job(units[0])
-        rest = units[1:]
+        wall, cpu = time.perf_counter(), time.process_time()
+        warm = job.warm_up()
+        self.warm_up_seconds, self.warm_up_cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
         if self.workers <= 1:
-            yield from map(job, rest)
+            yield from map(job, units)
             return
+        rest = units
+        if not warm:
+            yield job(units[0])
+            rest = units[1:]
         tasks = [rest[lo:lo + self.CHUNK] for lo in range(0, len(rest), self.CHUNK)]
         size = 8 * self.workers   # tasks per window
         windows = [tasks[lo:lo + size] for lo in range(0, len(tasks), size)]
@@ -314,25 +372,32 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     protocol_sources.update({name: f"--split-file {Path(f).name}" for name, (_, f) in from_files.items()})
     summary = PrepareSummary(out=Path(out), ignored=ignored)
     params = TransformParams(frames=frames, align=align, bounds=dataset_bounds(spec))
-    job = _Job(spec, params, keep_full)
+    job = _Job(spec, params, keep_full, scaling)
     pool = _Workers(workers or os.cpu_count() or 1)
-    results = ((u.name, u.path, size, items) for u, (size, items) in zip(units, pool.results(job, units)))
+    results = ((u.name, u.path, size, seconds, items)
+               for u, (size, seconds, items) in zip(units, pool.results(job, units)))
     try:
-        return write_store(spec, out, results, len(units), protocols, protocol_sources, params, summary,
-                           keep_full=keep_full, compression=compression, scaling=scaling, progress=progress,
-                           before_commit=pool.close)
+        write_store(spec, out, results, len(units), protocols, protocol_sources, params, summary,
+                    keep_full=keep_full, compression=compression, scaling=scaling, progress=progress,
+                    before_commit=pool.close, in_process_workers=pool.workers <= 1)
     finally:
         pool.close()
+    summary.warm_up_seconds = pool.warm_up_seconds
+    summary.parent_cpu_seconds = max(summary.parent_cpu_seconds - pool.warm_up_cpu_seconds, 0.0)
+    return summary
 
 
 def write_store(spec: DatasetSpec, out: str | Path, results: Iterator, n_units: int, protocols: list,
                 protocol_sources: dict, params: TransformParams, summary: PrepareSummary, *, keep_full: bool = False,
                 compression: str | None = None, scaling: str = "dataset", progress: bool = True,
-                before_commit: Callable[[], None] = lambda: None, extra_attrs: dict | None = None) -> PrepareSummary:
-    """Stream (unit name, unit path, bytes read, [(name, fields, Transformed or Skipped)]) into
-    a store: duplicates skipped, scaled, scenes and splits indexed, committed atomically;
-    Ctrl-C, a full disk or any error leave nothing under `out`."""
+                before_commit: Callable[[], None] = lambda: None, extra_attrs: dict | None = None,
+                in_process_workers: bool = True) -> PrepareSummary:
+    """Stream (unit name, unit path, bytes read, worker seconds, [(name, fields, Ready or
+    Skipped)]) into a store: duplicates skipped, scaled, scenes and splits indexed, committed
+    atomically; Ctrl-C, a full disk or any error leave nothing under `out`. The samples come
+    ready to write (`ready_sample`, in the workers): this loop only writes."""
     start = time.perf_counter()
+    cpu = time.process_time()
     scale = 0.0
     sample_units: list[str] = []
     written_from: dict[str, Path] = {}
@@ -343,12 +408,13 @@ def write_store(spec: DatasetSpec, out: str | Path, results: Iterator, n_units: 
             bar = tqdm(total=n_units, unit="file", disable=not progress,
                        desc=f"prepare {spec.name} (compiling kernels on a first run)")
             first = time.perf_counter()
-            for unit_name, unit_path, size, items in results:
+            for unit_name, unit_path, size, seconds, items in results:
                 if bar.n == 0:
                     summary.first_unit_seconds = time.perf_counter() - first
                     bar.set_description(f"prepare {spec.name}")
                 interrupt.check()
                 summary.bytes_read += size
+                summary.worker_seconds += seconds
                 bar.update(1)
                 for name, fields, result in items:
                     if not isinstance(result, Skipped) and name in written_from:
@@ -356,15 +422,8 @@ def write_store(spec: DatasetSpec, out: str | Path, results: Iterator, n_units: 
                     if isinstance(result, Skipped):
                         summary.skipped.append((name, result))
                         continue
-                    own = max(abs_max(result.poses), abs_max(result.full) if keep_full else 0.0)
-                    meta = _meta_of(name, fields, result)
-                    if scaling == "sample":
-                        own = own or 1.0
-                        result.poses = (result.poses / np.float32(own)).astype(np.float32)
-                        result.full = None if result.full is None else (result.full / np.float32(own)).astype(np.float32)
-                        meta["scale"] = own
-                    scale = max(scale, own)
-                    writer.append(result.poses, meta, result.full)
+                    scale = max(scale, result.own)
+                    writer.append(result.poses, result.meta, result.full)
                     written_from[name] = unit_path
                     sample_units.append(unit_name)
             bar.close()
@@ -391,6 +450,8 @@ def write_store(spec: DatasetSpec, out: str | Path, results: Iterator, n_units: 
         raise
     summary.written = writer.n
     summary.seconds = time.perf_counter() - start
+    in_process = summary.worker_seconds if in_process_workers else 0.0
+    summary.parent_cpu_seconds = max(time.process_time() - cpu - in_process, 0.0)
     return summary
 
 
@@ -428,11 +489,11 @@ def prepare_from_mmaction(dataset: str, pickle_path: str | Path, out: str | Path
                     label = int(ann["label"])
                     if label != fields["action"] - 1:
                         raise SampleError(f"label {label} disagrees with the name's action A{fields['action']:03d}")
-                    item = transform_bodies(bodies_of(ann, spec.layout.n_joints, spec.bodies), roles, params)
-                    item.full = None
+                    out = transform_bodies(bodies_of(ann, spec.layout.n_joints, spec.bodies), roles, params)
+                    item = ready_sample(name, fields, out, scaling, keep_full=False)
                 except Exception as e:
                     item = failure_reason(e)
-            yield name, source, 0, [(name, fields or {}, item)]
+            yield name, source, 0, 0.0, [(name, fields or {}, item)]
 
     protocols, sources = [], {}
     for split_name, names in data.get("split", {}).items():

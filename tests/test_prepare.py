@@ -297,3 +297,43 @@ def test_version_1_stores_with_raw_sequences_still_open(rigid_store, tmp_path):
         assert np.array_equal(st.full_sequence(3), new.full_sequence(3))
     r = CliRunner().invoke(skel, ["stats", str(old)])
     assert r.exit_code == 0, r.output
+
+
+class _PidJob:
+    """A stand-in job that says which process handled each unit."""
+
+    def __init__(self, warm: bool):
+        self.warm, self.warmed_in = warm, None
+
+    def warm_up(self) -> bool:
+        import os
+        self.warmed_in = os.getpid()
+        return self.warm
+
+    def __call__(self, unit):
+        import os
+        return os.getpid()
+
+    def batch(self, units):
+        return [self(u) for u in units]
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_with_a_warm_up_the_writing_process_reads_no_unit(warm):
+    import os
+
+    from skeltools.prepare import _Workers
+    pool, job = _Workers(2), _PidJob(warm)
+    try:
+        pids = list(pool.results(job, list(range(40))))
+    finally:
+        pool.close()
+    assert len(pids) == 40 and job.warmed_in == os.getpid()
+    assert pids.count(os.getpid()) == (0 if warm else 1)     # a format without a warm-up: its first unit only
+
+
+def test_summary_reports_the_time_per_sample_of_workers_and_writer(rigid_corpus, tmp_path):
+    summary = prepare("ntu60", rigid_corpus.out, tmp_path / "s.h5", workers=2, progress=False)
+    assert summary.worker_seconds > 0 and summary.parent_cpu_seconds > 0 and summary.warm_up_seconds > 0
+    assert summary.scaling_ceiling() == pytest.approx(summary.worker_seconds / summary.parent_cpu_seconds)
+    assert "scaling ceiling:" in summary.text().splitlines()[-1]
