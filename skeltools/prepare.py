@@ -24,6 +24,7 @@ from . import __version__
 from .formats import FormatReader
 from .formats.raw_sample import SampleError, Skipped, reason_kind  # noqa: F401 - reason_kind re-exported
 from .formats.units import RawUnit, units_by_file_name
+from .handoff import handoff_folder, pack, remove_folder, unpack
 from .kernels import abs_max
 from .manifests import DatasetSpec, Protocol, load_dataset, read_split_file
 from .store import DiskFull, StoreError, StoreWriter, backend_of, is_disk_full, is_tool_store, remove_stale_partials
@@ -121,6 +122,7 @@ class _Job:
     params: TransformParams
     keep_full: bool
     scaling: str = "dataset"
+    handoff: str | None = None   # folder for the arrays of pool tasks (skeltools/handoff.py)
 
     def skip_reason(self, name: str, fields: dict) -> Skipped | None:
         why = self.spec.out_of_range(fields)
@@ -156,9 +158,11 @@ class _Job:
         ready_sample("warm-up", {"action": 1, "view": 1}, out, self.scaling, self.keep_full)
         return True
 
-    def batch(self, units: list[RawUnit]) -> list:
-        """Several units in one task (one round trip to a worker for CHUNK files)."""
-        return [self(u) for u in units]
+    def batch(self, units: list[RawUnit]):
+        """Several units in one task (one round trip to a worker for CHUNK files), their
+        arrays packed into the hand-off folder when there is one."""
+        results = [self(u) for u in units]
+        return results if self.handoff is None else pack(results, self.handoff)
 
     def _transform(self, name: str, fields: dict, raw):
         why = raw if isinstance(raw, Skipped) else self.skip_reason(name, fields)
@@ -210,11 +214,14 @@ class _Workers:
     It never calls Pool.terminate, which can deadlock on the result queue's lock when a
     worker is writing a large result (the hang 2 runs in 19 showed on Ctrl-C)."""
 
-    CHUNK = 8
+    CHUNK = 32            # units per task: the pool costs the writer ~0.4 ms a task, whatever its size
+    TASKS_PER_WORKER = 2  # per window; two windows in flight bound memory at 4 x 32 units a worker
     DRAIN_S = 60.0
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, out: Path | None = None):
         self.workers = workers
+        self.out = out            # the store being written: the hand-off folder goes beside it
+        self.handoff: Path | None = None
         self.pool = None
         self.pending: list = []   # imap iterators in flight, oldest first
         self.warm_up_seconds = self.warm_up_cpu_seconds = 0.0   # compiling or loading the kernels, once
@@ -233,18 +240,28 @@ class _Workers:
             yield job(units[0])
             rest = units[1:]
         tasks = [rest[lo:lo + self.CHUNK] for lo in range(0, len(rest), self.CHUNK)]
-        size = 8 * self.workers   # tasks per window
+        size = self.TASKS_PER_WORKER * self.workers   # tasks per window
         windows = [tasks[lo:lo + size] for lo in range(0, len(tasks), size)]
+        if self.out is not None:
+            self.handoff = handoff_folder(self.out)
+            job = replace(job, handoff=str(self.handoff))
         self.pool = mp.get_context(_start_method()).Pool(self.workers, initializer=_ignore_sigint)
         self.pending = [self.pool.imap(job.batch, w) for w in windows[:2]]
         for k in range(len(windows)):
             for batch in self.pending[0]:
-                yield from batch
+                yield from unpack(batch)
             self.pending.pop(0)
             if k + 2 < len(windows):
                 self.pending.append(self.pool.imap(job.batch, windows[k + 2]))
 
     def close(self) -> None:
+        try:
+            self._end_pool()
+        finally:
+            remove_folder(self.handoff)
+            self.handoff = None
+
+    def _end_pool(self) -> None:
         if self.pool is None:
             return
         pool, self.pool = self.pool, None
@@ -373,7 +390,7 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     summary = PrepareSummary(out=Path(out), ignored=ignored)
     params = TransformParams(frames=frames, align=align, bounds=dataset_bounds(spec))
     job = _Job(spec, params, keep_full, scaling)
-    pool = _Workers(workers or os.cpu_count() or 1)
+    pool = _Workers(workers or os.cpu_count() or 1, out=Path(out))
     results = ((u.name, u.path, size, seconds, items)
                for u, (size, seconds, items) in zip(units, pool.results(job, units)))
     try:

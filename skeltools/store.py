@@ -82,10 +82,11 @@ def _pid_alive(pid: int) -> bool:
 
 
 def remove_stale_partials(path: str | Path) -> list[Path]:
-    """Remove the hidden `.<name>.partial-PID` / `.<name>.old-PID` stores of `path` whose
-    process is gone (left by a kill); returns what was removed."""
+    """Remove the hidden `.<name>.partial-PID` / `.<name>.old-PID` stores of `path`, and the
+    `.<name>.handoff-PID` folders of prepare's workers, whose process is gone (left by a kill);
+    returns what was removed."""
     path = Path(path)
-    pattern = re.compile(rf"^\.{re.escape(path.stem)}\.(partial|old)-(\d+){re.escape(path.suffix)}$")
+    pattern = re.compile(rf"^\.{re.escape(path.stem)}\.(partial|old|handoff)-(\d+){re.escape(path.suffix)}$")
     removed = []
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
@@ -478,7 +479,8 @@ class StoreWriter:
             for lo in range(0, n, step):
                 interrupted()
                 sel = slice(lo, min(n, lo + step))
-                block = (self._b.read(key, sel) / np.float32(scale)).astype(np.float32)
+                block = np.asarray(self._b.read(key, sel), np.float32)
+                block /= np.float32(scale)      # in place: the same float32 division, one copy fewer
                 self._b.write(key, sel, block)
                 if key == "poses":
                     digests.append(chunk_checksum(block))

@@ -337,3 +337,25 @@ def test_summary_reports_the_time_per_sample_of_workers_and_writer(rigid_corpus,
     assert summary.worker_seconds > 0 and summary.parent_cpu_seconds > 0 and summary.warm_up_seconds > 0
     assert summary.scaling_ceiling() == pytest.approx(summary.worker_seconds / summary.parent_cpu_seconds)
     assert "scaling ceiling:" in summary.text().splitlines()[-1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.h5"]          # the hand-off folder is gone
+
+
+def test_arrays_take_the_pipe_when_the_hand_off_folder_cannot_be_written(rigid_corpus, rigid_store, tmp_path,
+                                                                         monkeypatch):
+    import skeltools.prepare as prep
+    from skeltools.handoff import pack
+
+    made = prep.handoff_folder
+
+    def vanishing(out):
+        folder = made(out)
+        folder.rmdir()                                       # every worker's file write now fails
+        return folder
+
+    results = [(1, 0.0, [("a", {}, prep.Ready(np.ones((2, 3), np.float32), None, {}, 1.0))])]
+    assert pack(results, str(tmp_path / "missing")) is results and results[0][2][0][2].poses.shape == (2, 3)
+    monkeypatch.setattr(prep, "handoff_folder", vanishing)
+    prepare("ntu60", rigid_corpus.out, tmp_path / "p.h5", workers=2, keep_full=True, progress=False)
+    ref, _ = arrays(rigid_store[0])
+    got, _ = arrays(tmp_path / "p.h5")
+    assert all(np.array_equal(np.asarray(got[k]), np.asarray(ref[k])) for k in ref)

@@ -250,10 +250,13 @@ def test_stale_partial_stores_of_dead_processes_are_removed(ntu, tmp_path):
     for p in stale:
         p.write_bytes(b"left by a SIGKILL")
     (tmp_path / f".s.partial-{dead}.zarr").mkdir()
+    (tmp_path / f".s.handoff-{dead}.h5").mkdir()             # a killed run's worker hand-off folder
+    (tmp_path / f".s.handoff-{dead}.h5" / "task.f32").write_bytes(b"1234")
     alive = tmp_path / ".s.partial-1.h5"                      # pid 1 runs: its partial is someone's work
     alive.write_bytes(b"in progress")
     prepare("ntu60", corpus.out, tmp_path / "s.h5", workers=1, progress=False, limit=2)
     assert not any(p.exists() for p in stale) and (tmp_path / f".s.partial-{dead}.zarr").exists() and alive.exists()
+    assert not (tmp_path / f".s.handoff-{dead}.h5").exists()
 
 
 def test_blank_lines_cost_no_memory(tmp_path):
@@ -334,7 +337,7 @@ def test_ctrl_c_ends_prepare_promptly_and_leaves_no_store(tmp_path):
         deadline = time.monotonic() + 60
         while not list(tmp_path.glob(f".s{attempt}.partial-*")) and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.3 * attempt)
+        time.sleep(0.1 * attempt)                           # within the run (about 0.4 s on 2 cores)
         os.killpg(proc.pid, signal.SIGINT)                   # as a terminal's Ctrl-C: the whole group
         _, err = proc.communicate(timeout=20)
         assert proc.returncode == 130, err
