@@ -172,22 +172,21 @@ def extent_and_distance(poses):
     dist, dist_t, ext, ext_t = 0.0, -1, 0.0, -1
     for m in range(M):
         for t in range(L):
-            lo = np.full(3, np.inf)
-            hi = np.full(3, -np.inf)
+            lo0 = lo1 = lo2 = np.inf           # scalars, not arrays: no allocation per frame
+            hi0 = hi1 = hi2 = -np.inf
             present = False
             for j in range(J):
                 x, y, z = poses[m, t, j, 0], poses[m, t, j, 1], poses[m, t, j, 2]
                 if x != 0.0 or y != 0.0 or z != 0.0:
                     present = True
-                d = np.sqrt(x * x + y * y + z * z)
-                if d > dist:
-                    dist, dist_t = d, t
-                for k in range(3):
-                    v = poses[m, t, j, k]
-                    lo[k] = min(lo[k], v)
-                    hi[k] = max(hi[k], v)
+                d2 = x * x + y * y + z * z     # float32, squared: one sqrt at the end, the same value
+                if d2 > dist:
+                    dist, dist_t = d2, t
+                lo0, hi0 = min(lo0, np.float64(x)), max(hi0, np.float64(x))
+                lo1, hi1 = min(lo1, np.float64(y)), max(hi1, np.float64(y))
+                lo2, hi2 = min(lo2, np.float64(z)), max(hi2, np.float64(z))
             if present:
-                e = np.max(hi - lo)
+                e = max(hi0 - lo0, hi1 - lo1, hi2 - lo2)
                 if e > ext:
                     ext, ext_t = e, t
-    return dist, dist_t, ext, ext_t
+    return np.float64(np.sqrt(np.float32(dist))), dist_t, ext, ext_t

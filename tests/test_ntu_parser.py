@@ -54,6 +54,15 @@ def test_genuine_files_match_reference_reader(shared_real):
     assert read_ntu(shared_real / "ntu" / "S001C001P001R001A001.skeleton").n_frames == 103
 
 
+def test_files_without_a_final_newline_or_with_trailing_blanks_parse_the_same():
+    """The fast path needs the final newline as its sentinel; other endings take the general path."""
+    data = text([[body()], [body(start=0.5), body(9, start=0.2)]])
+    ref = parse_ntu_bytes(data)
+    for variant in (data[:-1], data + b"   ", data[:-1] + b"\t", data + b"\n\n"):
+        got = parse_ntu_bytes(variant)
+        assert np.array_equal(got.xyz, ref.xyz) and np.array_equal(got.body_id, ref.body_id)
+
+
 def test_crlf_and_lf_parse_the_same(shared_real):
     lf = read_ntu(shared_real / "ntu" / "S001C001P001R001A001.skeleton")
     crlf = read_ntu(shared_real / "ntu_crlf" / "S001C001P001R001A001.skeleton")
@@ -147,6 +156,8 @@ def _bad(data):
     (lambda: text([[], [], []]), "all frames empty: no body in any of 3 frames"),
     (lambda: text([[body()]]).replace(b"72057594037931101", b"7.2e16", 1), "not an integer (line 3)"),
     (lambda: b"-4\n", "implausible count -4"),
+    (lambda: text([[body()]]).split(b"\n25\n")[0] + b"\n25\n", "truncated"),        # ends where joints begin
+    (lambda: text([[body()]])[:-1] + b" 2\n", "too many values on a line (line 29)"),
 ])
 def test_every_kind_of_broken_file_has_a_reason(make, expected):
     assert expected in _bad(make())

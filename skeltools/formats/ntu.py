@@ -59,30 +59,29 @@ def _rest_of_line(buf, pos, expected):
 def _simple_joint_line(buf, pos, xyz, r, j, pow10):
     """The fast path for the line of joint j: blanks, x y z as [sign] digits [. digits]
     [e [sign] digits] with at most 15 digits (exact, as float()), then exactly nine more fields
-    of printable characters, then the newline or the end. Returns (True, position of the
-    newline) or (False, _) for any other line, which the general path then reads (and
-    explains, if it is wrong). Positions are unsigned: indexing needs no wraparound check."""
-    n = uint64(buf.shape[0])
+    of printable characters, then the newline. Returns (True, position of the newline) or
+    (False, _) for any other line, which the general path then reads (and explains, if it is
+    wrong). Only called at a position inside a buffer that ends in a newline: every loop
+    below stops at a newline, so none needs a bounds check; positions are unsigned, so
+    indexing needs no wraparound check either."""
     p = uint64(pos)
     one = uint64(1)
     for k in range(3):
-        while p < n and (buf[p] == 32 or buf[p] == 9):
+        while buf[p] == 32 or buf[p] == 9:
             p += one
-        if p >= n:
-            return False, 0
         neg = buf[p] == 45
         if neg:
             p += one
         mant = 0
         digits = 0
         frac = 0
-        while p < n and 48 <= buf[p] <= 57:
+        while 48 <= buf[p] <= 57:
             mant = mant * 10 + (np.int64(buf[p]) - 48)
             digits += 1
             p += one
-        if p < n and buf[p] == 46:
+        if buf[p] == 46:
             p += one
-            while p < n and 48 <= buf[p] <= 57:
+            while 48 <= buf[p] <= 57:
                 mant = mant * 10 + (np.int64(buf[p]) - 48)
                 digits += 1
                 frac += 1
@@ -90,38 +89,38 @@ def _simple_joint_line(buf, pos, xyz, r, j, pow10):
         if digits == 0 or digits > 15:
             return False, 0
         exp10 = -frac
-        if p < n and (buf[p] == 101 or buf[p] == 69):
+        if buf[p] == 101 or buf[p] == 69:
             p += one
-            eneg = p < n and buf[p] == 45
-            if p < n and (buf[p] == 45 or buf[p] == 43):
+            eneg = buf[p] == 45
+            if buf[p] == 45 or buf[p] == 43:
                 p += one
             e = 0
             edigits = 0
-            while p < n and 48 <= buf[p] <= 57 and edigits < 4:
+            while 48 <= buf[p] <= 57 and edigits < 4:
                 e = e * 10 + (np.int64(buf[p]) - 48)
                 edigits += 1
                 p += one
             if edigits == 0:
                 return False, 0
             exp10 += -e if eneg else e
-        if p >= n or not (buf[p] == 32 or buf[p] == 9) or exp10 < -22 or exp10 > 22:
+        if not (buf[p] == 32 or buf[p] == 9) or exp10 < -22 or exp10 > 22:
             return False, 0
         value = float(mant) * pow10[exp10] if exp10 >= 0 else float(mant) / pow10[-exp10]
         xyz[r, j, k] = -value if neg else value
     count = 0
-    gap = True
-    while p < n:
+    while True:
         c = buf[p]
-        if c <= 32:
-            if c == 10:
-                break
-            if c != 32 and c != 9 and c != 13:
-                return False, 0
-            gap = True
-        else:
-            count += 1 if gap else 0
-            gap = False
-        p += one
+        if c > 32:                       # a field: its characters in a tight loop
+            count += 1
+            p += one
+            while buf[p] > 32:
+                p += one
+        elif c == 10:
+            break
+        elif c == 32 or c == 9 or c == 13:
+            p += one
+        else:                            # another control character: the general path decides
+            return False, 0
     return count == JOINT_VALUES - 3, np.int64(p)
 
 
@@ -151,6 +150,7 @@ def parse_skeleton(buf, n_joints, max_records, pow10, max_repairs):
         return err, line, 0, 0, 0, rec_frame, rec_id, xyz, n_rep, repairs
     if n_frames < 0 or n_frames > max_records + 1 + n // 2:
         return ERR_BAD_COUNT, 1, n_frames, 0, 0, rec_frame, rec_id, xyz, n_rep, repairs
+    fast = buf[n - 1] == 10            # ends in a newline: the sentinel that stops every loop of the fast path
     r = 0
     for f in range(n_frames):
         err, n_bodies, pos, line = _read_int_line(buf, pos, line, pow10)
@@ -180,7 +180,7 @@ def parse_skeleton(buf, n_joints, max_records, pow10, max_repairs):
             if nj != n_joints:
                 return ERR_JOINT_COUNT, line - 1, nj, n_frames, r, rec_frame, rec_id, xyz, n_rep, repairs
             for j in range(n_joints):
-                simple, end = _simple_joint_line(buf, pos, xyz, r, j, pow10)
+                simple, end = _simple_joint_line(buf, pos, xyz, r, j, pow10) if fast and pos < n else (False, 0)
                 if simple:
                     pos = end + 1
                     line += 1
