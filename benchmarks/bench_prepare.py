@@ -79,7 +79,7 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = ap.parse_args()
 
-    from skeltools.formats.ntu import read_ntu
+    from skeltools.formats.ntu import parse_ntu_bytes, read_ntu
 
     work, raw = ntu60_corpus(args, "raw_ntu60")
     files = sorted(raw.glob("S*.skeleton"))
@@ -94,8 +94,8 @@ def main() -> None:
     t_nb_all = timed(read_ntu, files)
     py_rate, nb_rate = sub_mb / t_py, sub_mb / t_nb
     print(f"(a) pure-Python reader : {py_rate:8.1f} MB/s  ({len(sub)} files)")
-    print(f"(b) compiled parser    : {nb_rate:8.1f} MB/s  (same files; {mb / t_nb_all:.1f} MB/s on all)")
-    print(f"    ratio (b)/(a)      : {nb_rate / py_rate:8.1f}x   target >= 30x")
+    print(f"(b) compiled parser    : {nb_rate:8.1f} MB/s  (same files, read from disk; {mb / t_nb_all:.1f} MB/s on all)")
+    print(f"    ratio (b)/(a)      : {nb_rate / py_rate:8.1f}x")
     from skeltools.prepare import prepare
     prepare("ntu60", raw, work / "warm.h5", workers=1, limit=3, progress=False)  # fill the kernel cache untimed
     (work / "warm.h5").unlink()
@@ -116,6 +116,12 @@ def main() -> None:
         print(f"    per sample: workers {fig['worker_us']} us, writer {fig['writer_us']} us: "
               f"scaling ceiling: {fig['ceiling']} workers (target >= 16)")
         out.unlink()
+    # after the prepare runs: a child forked from this process would count these pages in its peak RSS
+    in_memory = [p.read_bytes() for p in sub]
+    t_mem = min(timed(parse_ntu_bytes, in_memory) for _ in range(3))   # the parser alone, one core
+    report["parser_in_memory_mb_s"] = sub_mb / t_mem
+    print(f"(b) parser on bytes    : {sub_mb / t_mem:8.1f} MB/s  (the files of (a) already in memory, best of 3; "
+          f"target >= 1000)")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
     if not (args.keep or args.raw):

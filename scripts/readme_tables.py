@@ -53,6 +53,9 @@ def prepare(r: dict) -> str:
     rows = ["| | MB/s | vs (a) |", "|---|---|---|",
             f"| (a) pure-Python readline/split/float reader | {r['python_mb_s']:.1f} | 1x |",
             f"| (b) compiled parser, one process | {r['parser_mb_s']:.0f} | {r['parser_mb_s'] / r['python_mb_s']:.1f}x |"]
+    if "parser_in_memory_mb_s" in r:
+        rows.append(f"| (b) the parser alone, on bytes already in memory | {r['parser_in_memory_mb_s']:.0f} | "
+                    f"{r['parser_in_memory_mb_s'] / r['python_mb_s']:.1f}x |")
     for w, p in r["prepare"].items():
         ceiling = (f"; per sample: workers {p['worker_us']} us, writer {p['writer_us']} us, scaling ceiling "
                    f"{p['ceiling']} workers" if "ceiling" in p else "")
