@@ -155,6 +155,28 @@ TWO_POW_53 = 9007199254740992
 
 
 @njit(cache=True, inline="always")
+def _mantissa_digits(buf, pos, mant, digits, exp10, after_point):
+    """Read a run of digits into the integer mantissa: up to 18 significant digits are kept
+    (leading zeros are not counted); beyond that they are dropped, and mant >= 1e17 > 2^53
+    then sends the number to float(). Returns (pos, mant, digits, exp10, any digit seen)."""
+    n = buf.shape[0]
+    seen = False
+    while pos < n:
+        d = np.int64(buf[pos]) - 48
+        if d < 0 or d > 9:
+            break
+        seen = True
+        if digits < 18:
+            mant = mant * 10 + d
+            digits += 1 if mant > 0 else 0
+            exp10 -= 1 if after_point else 0
+        elif not after_point:
+            exp10 += 1
+        pos += 1
+    return pos, mant, digits, exp10, seen
+
+
+@njit(cache=True, inline="always")
 def read_decimal(buf, pos, pow10):
     """Parse one coordinate at `pos`: the fast path of `read_number` for the common form
     [sign] digits [. digits] [e [sign] digits], with an integer mantissa and one exact
@@ -174,34 +196,11 @@ def read_decimal(buf, pos, pow10):
     neg = buf[pos] == 45
     if neg or buf[pos] == 43:
         pos += 1
-    mant = 0
-    digits = 0      # significant digits kept in mant (leading zeros are not counted); beyond 18 they
-                    # are dropped, and mant >= 1e17 > 2^53 then sends the number to float()
-    exp10 = 0
-    seen = False
-    while pos < n:
-        d = np.int64(buf[pos]) - 48
-        if d < 0 or d > 9:
-            break
-        seen = True
-        if digits < 18:
-            mant = mant * 10 + d
-            digits += 1 if mant > 0 else 0
-        else:
-            exp10 += 1
-        pos += 1
+    pos, mant, digits, exp10, seen = _mantissa_digits(buf, pos, 0, 0, 0, False)
+    seen_fraction = False
     if pos < n and buf[pos] == 46:
-        pos += 1
-        while pos < n:
-            d = np.int64(buf[pos]) - 48
-            if d < 0 or d > 9:
-                break
-            seen = True
-            if digits < 18:
-                mant = mant * 10 + d
-                digits += 1 if mant > 0 else 0
-                exp10 -= 1
-            pos += 1
+        pos, mant, digits, exp10, seen_fraction = _mantissa_digits(buf, pos + 1, mant, digits, exp10, True)
+    seen = seen or seen_fraction
     if pos < n and (buf[pos] | 32) == 101 and seen:  # e / E
         pos += 1
         eneg = False
