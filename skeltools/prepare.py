@@ -7,7 +7,6 @@ with its reason and never stops the run.
 from __future__ import annotations
 
 import importlib
-import multiprocessing as mp
 import os
 import signal
 import threading
@@ -24,11 +23,12 @@ from . import __version__
 from .formats import FormatReader
 from .formats.raw_sample import SampleError, Skipped, reason_kind  # noqa: F401 - reason_kind re-exported
 from .formats.units import RawUnit, units_by_file_name
-from .handoff import handoff_folder, pack, remove_folder, unpack
+from .handoff import pack
 from .kernels import abs_max
 from .manifests import DatasetSpec, Protocol, load_dataset, read_split_file
 from .store import DiskFull, StoreError, StoreWriter, backend_of, is_disk_full, is_tool_store, remove_stale_partials
 from .transform import PlausibilityBounds, TransformParams, transform_sample
+from .workers import Workers
 
 
 
@@ -194,90 +194,6 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which ends the pool (a worker dying of it mid-task can hang the pool)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _start_method() -> str:
-    """fork where the platform has it (workers inherit the compiled kernels), else spawn (they load the cache)."""
-    return "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-
-
-class _Workers:
-    """Results in unit order through a pool, two bounded windows in flight. The kernels are
-    compiled once in this process before the fork, on the format's built-in warm-up sample
-    (formats without one: on the first unit, read here).
-
-    `close` always ends the pool, also on Ctrl-C or an error: it lets the units already
-    handed out finish (at most two windows, a fraction of a second) and joins the workers.
-    It never calls Pool.terminate, which can deadlock on the result queue's lock when a
-    worker is writing a large result (the hang 2 runs in 19 showed on Ctrl-C)."""
-
-    CHUNK = 32            # units per task: the pool costs the writer ~0.4 ms a task, whatever its size
-    TASKS_PER_WORKER = 2  # per window; two windows in flight bound memory at 4 x 32 units a worker
-    DRAIN_S = 60.0
-
-    def __init__(self, workers: int, out: Path | None = None):
-        self.workers = workers
-        self.out = out            # the store being written: the hand-off folder goes beside it
-        self.handoff: Path | None = None
-        self.pool = None
-        self.pending: list = []   # imap iterators in flight, oldest first
-        self.warm_up_seconds = self.warm_up_cpu_seconds = 0.0   # compiling or loading the kernels, once
-
-    def results(self, job: _Job, units: list[RawUnit]) -> Iterator:
-        if not units:
-            return
-        wall, cpu = time.perf_counter(), time.process_time()
-        warm = job.warm_up()
-        self.warm_up_seconds, self.warm_up_cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
-        if self.workers <= 1:
-            yield from map(job, units)
-            return
-        rest = units
-        if not warm:
-            yield job(units[0])
-            rest = units[1:]
-        tasks = [rest[lo:lo + self.CHUNK] for lo in range(0, len(rest), self.CHUNK)]
-        size = self.TASKS_PER_WORKER * self.workers   # tasks per window
-        windows = [tasks[lo:lo + size] for lo in range(0, len(tasks), size)]
-        if self.out is not None:
-            self.handoff = handoff_folder(self.out)
-            job = replace(job, handoff=str(self.handoff))
-        self.pool = mp.get_context(_start_method()).Pool(self.workers, initializer=_ignore_sigint)
-        self.pending = [self.pool.imap(job.batch, w) for w in windows[:2]]
-        for k in range(len(windows)):
-            for batch in self.pending[0]:
-                yield from unpack(batch)
-            self.pending.pop(0)
-            if k + 2 < len(windows):
-                self.pending.append(self.pool.imap(job.batch, windows[k + 2]))
-
-    def close(self) -> None:
-        try:
-            self._end_pool()
-        finally:
-            remove_folder(self.handoff)
-            self.handoff = None
-
-    def _end_pool(self) -> None:
-        if self.pool is None:
-            return
-        pool, self.pool = self.pool, None
-        deadline = time.monotonic() + self.DRAIN_S
-        try:
-            for it in self.pending:          # let the handed-out units finish, results discarded
-                while True:
-                    it.next(timeout=max(0.01, deadline - time.monotonic()))
-        except StopIteration:
-            pass
-        except mp.TimeoutError:              # a worker that does not finish: stop them hard
-            for proc in pool._pool:
-                proc.kill()
-        self.pending = []
-        pool.close()
-        pool.join()
 class _Interrupt:
     """Ctrl-C sets a flag that the write loop checks between units and chunks, and the run
     then ends through the ordinary cleanup. (A KeyboardInterrupt raised at an arbitrary
@@ -331,6 +247,12 @@ def _meta_of(name: str, fields: dict, out) -> dict:
 SCALINGS = ("dataset", "sample")
 
 
+def check_scaling(scaling: str) -> None:
+    """Refuse an unknown --scale before any work."""
+    if scaling not in SCALINGS:
+        raise ValueError(f"--scale {scaling!r}: choose from {', '.join(SCALINGS)}")
+
+
 def dataset_bounds(spec: DatasetSpec) -> PlausibilityBounds:
     """The plausibility bounds of the dataset's manifest (`plausibility`), else the defaults."""
     given = {k: float(v) for k, v in spec.extra.get("plausibility", {}).items() if k != "source"}
@@ -367,8 +289,7 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     `scaling`: "dataset" divides every sample by one factor, the largest |coordinate| of
     all samples (the `scale` attribute); "sample" divides each sample by its own largest
     |coordinate| (as P&C's per-clip normalisation), recorded per sample in meta/scale."""
-    if scaling not in SCALINGS:
-        raise ValueError(f"--scale {scaling!r}: choose from {', '.join(SCALINGS)}")
+    check_scaling(scaling)
     spec = load_dataset(dataset)
     raw = Path(raw)
     if not raw.is_dir():
@@ -390,7 +311,7 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     summary = PrepareSummary(out=Path(out), ignored=ignored)
     params = TransformParams(frames=frames, align=align, bounds=dataset_bounds(spec))
     job = _Job(spec, params, keep_full, scaling)
-    pool = _Workers(workers or os.cpu_count() or 1, out=Path(out))
+    pool = Workers(workers or os.cpu_count() or 1, out=Path(out))
     results = ((u.name, u.path, size, seconds, items)
                for u, (size, seconds, items) in zip(units, pool.results(job, units)))
     try:
@@ -482,8 +403,7 @@ def prepare_from_mmaction(dataset: str, pickle_path: str | Path, out: str | Path
     from .formats.mmaction import bodies_of, load_pickle
     from .transform import transform_bodies
 
-    if scaling not in SCALINGS:
-        raise ValueError(f"--scale {scaling!r}: choose from {', '.join(SCALINGS)}")
+    check_scaling(scaling)
     spec = load_dataset(dataset)
     if spec.reader != "ntu":
         raise ValueError(f"--from-mmaction reads NTU RGB+D pickles (ntu60, ntu120), not {dataset}")

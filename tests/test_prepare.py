@@ -245,8 +245,8 @@ def test_read_rows_equals_fancy_indexing_for_every_backend(rigid_corpus, tmp_pat
 
 def test_spawn_workers_write_the_same_store(rigid_corpus, rigid_store, tmp_path, monkeypatch):
     """Where only `spawn` exists, the workers load the kernels themselves; the store is the same."""
-    import skeltools.prepare as prep
-    monkeypatch.setattr(prep, "_start_method", lambda: "spawn")
+    import skeltools.workers as workers
+    monkeypatch.setattr(workers, "_start_method", lambda: "spawn")
     prepare("ntu60", rigid_corpus.out, tmp_path / "s.h5", workers=2, keep_full=True, progress=False)
     a, _ = arrays(rigid_store[0])
     b, _ = arrays(tmp_path / "s.h5")
@@ -322,8 +322,8 @@ class _PidJob:
 def test_with_a_warm_up_the_writing_process_reads_no_unit(warm):
     import os
 
-    from skeltools.prepare import _Workers
-    pool, job = _Workers(2), _PidJob(warm)
+    from skeltools.workers import Workers
+    pool, job = Workers(2), _PidJob(warm)
     try:
         pids = list(pool.results(job, list(range(40))))
     finally:
@@ -343,9 +343,10 @@ def test_summary_reports_the_time_per_sample_of_workers_and_writer(rigid_corpus,
 def test_arrays_take_the_pipe_when_the_hand_off_folder_cannot_be_written(rigid_corpus, rigid_store, tmp_path,
                                                                          monkeypatch):
     import skeltools.prepare as prep
+    import skeltools.workers as workers
     from skeltools.handoff import pack
 
-    made = prep.handoff_folder
+    made = workers.handoff_folder
 
     def vanishing(out):
         folder = made(out)
@@ -354,7 +355,7 @@ def test_arrays_take_the_pipe_when_the_hand_off_folder_cannot_be_written(rigid_c
 
     results = [(1, 0.0, [("a", {}, prep.Ready(np.ones((2, 3), np.float32), None, {}, 1.0))])]
     assert pack(results, str(tmp_path / "missing")) is results and results[0][2][0][2].poses.shape == (2, 3)
-    monkeypatch.setattr(prep, "handoff_folder", vanishing)
+    monkeypatch.setattr(workers, "handoff_folder", vanishing)
     prepare("ntu60", rigid_corpus.out, tmp_path / "p.h5", workers=2, keep_full=True, progress=False)
     ref, _ = arrays(rigid_store[0])
     got, _ = arrays(tmp_path / "p.h5")
