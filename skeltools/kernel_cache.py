@@ -4,8 +4,8 @@ numba keys a cached kernel on the modification time of the kernel's own file onl
 that inlines a helper from another file (`formats.ntu.parse_skeleton` inlines
 `formats.text_kernels.read_decimal`) would therefore go on running the old helper after only
 that other file changed, as after a `git pull` in an editable install: silently different
-numbers. `refresh` compares one digest of all the package's sources with the digest the cache
-was made under, and drops the cached kernels when they differ. It runs once per process, when
+numbers. `refresh` compares one digest of the package's kernel sources with the digest the
+cache was made under, and drops the cached kernels when they differ. It runs once per process, when
 the package is imported (a millisecond), and imports nothing heavy.
 """
 from __future__ import annotations
@@ -17,11 +17,14 @@ STAMP = "kernel-sources.sha1"
 
 
 def sources_digest(package: Path) -> str:
-    """One digest of every Python source under `package` (file names and contents)."""
+    """One digest of the Python sources under `package` that define kernels (file names and
+    contents; a change elsewhere, in the CLI or the writer, leaves the cache alone)."""
     h = hashlib.sha1()
     for path in sorted(package.rglob("*.py")):
-        h.update(str(path.relative_to(package)).encode())
-        h.update(path.read_bytes())
+        text = path.read_bytes()
+        if b"@njit" in text:
+            h.update(str(path.relative_to(package)).encode())
+            h.update(text)
     return h.hexdigest()
 
 

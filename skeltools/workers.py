@@ -92,10 +92,11 @@ class Workers:
         deadline = time.monotonic() + self.DRAIN_S
         try:
             for it in self.pending:          # let the handed-out units finish, results discarded
-                while True:
-                    it.next(timeout=max(0.01, deadline - time.monotonic()))
-        except StopIteration:
-            pass
+                try:
+                    while True:
+                        it.next(timeout=max(0.01, deadline - time.monotonic()))
+                except StopIteration:        # this window is done: on to the next
+                    pass
         except mp.TimeoutError:              # a worker that does not finish: stop them hard
             for proc in pool._pool:
                 proc.kill()

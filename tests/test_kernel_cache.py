@@ -9,8 +9,9 @@ from .conftest import REPO
 def _package(tmp_path):
     pkg = tmp_path / "pkg"
     (pkg / "formats" / "__pycache__").mkdir(parents=True)
-    (pkg / "kernels.py").write_text("def helper(): return 1\n")
-    (pkg / "formats" / "ntu.py").write_text("def parse(): return 2\n")
+    (pkg / "kernels.py").write_text("@njit\ndef helper(): return 1\n")
+    (pkg / "formats" / "ntu.py").write_text("@njit\ndef parse(): return 2\n")
+    (pkg / "cli.py").write_text("def main(): pass\n")
     return pkg
 
 
@@ -28,7 +29,9 @@ def test_a_change_in_another_file_drops_the_cached_kernels(tmp_path):
     files = _cached(pkg)
     assert not refresh(pkg) and all(f.exists() for f in files)          # nothing changed: the cache stays
     stat = (pkg / "formats" / "ntu.py").stat()
-    (pkg / "kernels.py").write_text("def helper(): return 3\n")        # only the helper's file changes
+    (pkg / "cli.py").write_text("def main(): return 1\n")             # no kernel there: the cache stays
+    assert not refresh(pkg) and all(f.exists() for f in files)
+    (pkg / "kernels.py").write_text("@njit\ndef helper(): return 3\n")  # only the helper's file changes
     assert refresh(pkg) and not any(f.exists() for f in files)
     assert (pkg / "formats" / "ntu.py").stat().st_mtime == stat.st_mtime  # numba alone would not have seen it
 
