@@ -5,7 +5,9 @@ Measured on the 2-core machine (benchmarks/RESULTS.md): a 30 KB sample through t
 the writing process about 60 us of CPU (pickling, 64 KB pipe writes, thread hand-offs), as much
 as writing it; through a file (a page-cache copy, read once, then removed) about 5 us. A worker
 that cannot write its file (a full disk) sends the arrays through the pipe instead, so nothing
-is ever skipped for the hand-off's sake. The folder is `.<name>.handoff-<pid><suffix>`, removed
+is ever skipped for the hand-off's sake. With a pool, the poses stay in their files until the
+writer's final pass (ShardSlice): the store then writes each sample once, scaled, instead of
+writing it, reading it back and rewriting it scaled. The folder is `.<name>.handoff-<pid><suffix>`, removed
 when the run ends however it ends, and by `store.remove_stale_partials` after a kill.
 """
 from __future__ import annotations
@@ -19,6 +21,50 @@ from pathlib import Path
 import numpy as np
 
 ARRAYS = ("poses", "full")   # the attributes of a Ready sample that travel by file
+
+
+@dataclass(frozen=True)
+class ShardSlice:
+    """One sample's poses left in a hand-off file until the writer's final pass reads it
+    (`offset` and `size` in float32 items)."""
+
+    path: str
+    offset: int
+    shape: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+
+class ShardReader:
+    """Reads ShardSlices in order, one file in memory at a time; a file is removed once the
+    reader has moved past it (the slices of one file are contiguous in the store's order)."""
+
+    def __init__(self):
+        self.path: str | None = None
+        self.data = np.zeros(0, np.float32)
+
+    def read(self, ref: ShardSlice) -> np.ndarray:
+        if ref.path != self.path:
+            self.close()
+            self.path, self.data = ref.path, np.fromfile(ref.path, np.float32)
+        return self.data[ref.offset:ref.offset + ref.size].reshape(ref.shape)
+
+    def close(self) -> None:
+        if self.path is not None:
+            Path(self.path).unlink(missing_ok=True)
+        self.path, self.data = None, np.zeros(0, np.float32)
+
+
+def spill(poses: np.ndarray, folder: Path) -> ShardSlice:
+    """Write one sample's poses that came by the pipe to a file of its own (the writer's),
+    making the folder again if it went missing; an OSError here (a full disk) ends the run."""
+    folder.mkdir(exist_ok=True)
+    fd, path = tempfile.mkstemp(dir=folder, suffix=".f32")
+    with os.fdopen(fd, "wb") as f:
+        f.write(np.ascontiguousarray(poses, np.float32).data)
+    return ShardSlice(path, 0, tuple(poses.shape))
 
 
 @dataclass
@@ -76,17 +122,24 @@ def pack(results: list, folder: str) -> Packed | list:
     return Packed(path, results, shapes)
 
 
-def unpack(batch: Packed | list) -> list:
+def unpack(batch: Packed | list, defer_poses: bool = False) -> list:
     """In the writing process: the task's results with their arrays back (views into the one
-    array read from the file, which is then removed)."""
+    array read from the file, which is then removed). With `defer_poses`, poses become
+    ShardSlices instead and the file stays for the writer's final pass (StoreWriter `defer_to`)."""
     if not isinstance(batch, Packed):
         return batch
-    data = np.fromfile(batch.path, np.float32)
-    os.unlink(batch.path)
+    data = None
     offset = 0
     for item, these in zip(_carriers(batch.results), batch.shapes, strict=True):
         for a, shape in these:
             size = int(np.prod(shape))
-            setattr(item, a, data[offset:offset + size].reshape(shape))
+            if defer_poses and a == "poses":
+                setattr(item, a, ShardSlice(batch.path, offset, tuple(shape)))
+            else:
+                if data is None:
+                    data = np.fromfile(batch.path, np.float32)
+                setattr(item, a, data[offset:offset + size].reshape(shape))
             offset += size
+    if not defer_poses:
+        os.unlink(batch.path)
     return batch.results

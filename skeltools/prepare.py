@@ -317,7 +317,8 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     try:
         write_store(spec, out, results, len(units), protocols, protocol_sources, params, summary,
                     keep_full=keep_full, compression=compression, scaling=scaling, progress=progress,
-                    before_commit=pool.close, in_process_workers=pool.workers <= 1)
+                    before_commit=pool.close_pool, in_process_workers=pool.workers <= 1,
+                    defer_to=pool.open_handoff())
     finally:
         pool.close()
     summary.warm_up_seconds = pool.warm_up_seconds
@@ -329,7 +330,7 @@ def write_store(spec: DatasetSpec, out: str | Path, results: Iterator, n_units: 
                 protocol_sources: dict, params: TransformParams, summary: PrepareSummary, *, keep_full: bool = False,
                 compression: str | None = None, scaling: str = "dataset", progress: bool = True,
                 before_commit: Callable[[], None] = lambda: None, extra_attrs: dict | None = None,
-                in_process_workers: bool = True) -> PrepareSummary:
+                in_process_workers: bool = True, defer_to: Path | None = None) -> PrepareSummary:
     """Stream (unit name, unit path, bytes read, worker seconds, [(name, fields, Ready or
     Skipped)]) into a store: duplicates skipped, scaled, scenes and splits indexed, committed
     atomically; Ctrl-C, a full disk or any error leave nothing under `out`. The samples come
@@ -342,7 +343,7 @@ def write_store(spec: DatasetSpec, out: str | Path, results: Iterator, n_units: 
     try:
         with _Interrupt() as interrupt, StoreWriter(out, bodies=spec.bodies, frames=params.frames,
                                                     joints=spec.layout.n_joints, keep_full=keep_full,
-                                                    compression=compression) as writer:
+                                                    compression=compression, defer_to=defer_to) as writer:
             bar = tqdm(total=n_units, unit="file", disable=not progress,
                        desc=f"prepare {spec.name} (compiling kernels on a first run)")
             first = time.perf_counter()

@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .handoff import ShardReader, spill
+
 FORMAT_NAME = "skeltools-store"
 FORMAT_VERSION = 2   # 2: the full-length sequences of --keep-full are full/ (raw/ in version 1)
 H5_SUFFIXES = (".h5", ".hdf5")
@@ -396,12 +398,18 @@ class StoreWriter:
     """Appends samples to a temporary store and renames it into place on `commit`.
 
     Poses are written unscaled; `commit` divides every coordinate by the dataset-wide
-    scale in a chunked second pass, so memory stays bounded by one chunk.
+    scale in a chunked second pass, so memory stays bounded by one chunk. With `defer_to`
+    (a folder: prepare's hand-off folder), poses are not written during the run at all: each
+    sample's poses stay in a hand-off file (a ShardSlice; arrays given directly are spilled
+    to a file there) and `commit` writes every chunk once, already scaled. The stored values
+    are the same either way.
     """
 
     def __init__(self, path: str | Path, *, bodies: int, frames: int, joints: int, keep_full: bool = False,
-                 chunk_samples: int = 64, compression: str | None = None):
+                 chunk_samples: int = 64, compression: str | None = None, defer_to: Path | None = None):
         self.path = Path(path)
+        self.defer_to = defer_to
+        self._refs: list = []     # with defer_to: every sample's ShardSlice, in order
         self.kind = backend_of(self.path)
         self.tmp = self.partial_path(self.path)
         self._remove(self.tmp)
@@ -437,9 +445,16 @@ class StoreWriter:
         elif p.exists():
             p.unlink()
 
-    def append(self, poses: np.ndarray, meta: dict, full: np.ndarray | None = None) -> None:
-        """Add one sample: poses (M, T, J, 3), its meta fields and, with keep_full, (M, L, J, 3)."""
-        self._buf.append(poses)
+    def append(self, poses, meta: dict, full: np.ndarray | None = None) -> None:
+        """Add one sample: poses (M, T, J, 3) (or, with defer_to, a ShardSlice of them), its
+        meta fields and, with keep_full, (M, L, J, 3)."""
+        if self.defer_to is None:
+            self._buf.append(poses)
+        else:
+            if isinstance(poses, np.ndarray):
+                self._ensure_space(poses.nbytes)
+                poses = spill(poses, self.defer_to)
+            self._refs.append(poses)
         for k in META_DTYPES:
             self.meta[k].append(meta.get(k, 0.0) if k == "scale" else meta[k])   # scale 0: the dataset's
         if self.keep_full:
@@ -448,7 +463,7 @@ class StoreWriter:
             self._full_len += len(frames_first)
             self._offsets.append(self._offsets[-1] + len(frames_first))
         self.n += 1
-        if len(self._buf) >= self.chunk:
+        if self.n % self.chunk == 0:
             self._flush()
 
     def _ensure_space(self, nbytes: int) -> None:
@@ -469,10 +484,30 @@ class StoreWriter:
             self._b.append("full/poses", np.concatenate(self._full_buf))
             self._full_buf = []
 
-    def _rescale(self, scale: float, interrupted: Callable[[], None]) -> np.ndarray:
-        """Divide the coordinates by `scale` in place; returns the crc32 of each scaled chunk of poses."""
+    def _write_deferred(self, scale: float, interrupted: Callable[[], None]) -> np.ndarray:
+        """With defer_to: write every chunk of poses once, read from the hand-off files and
+        divided by `scale` (the same float32 division as `_rescale`); returns their crc32s."""
         digests = []
-        for key, step in (("poses", self.chunk), ("full/poses", 4096)):
+        reader = ShardReader()
+        try:
+            for lo in range(0, len(self._refs), self.chunk):
+                interrupted()
+                refs = self._refs[lo:lo + self.chunk]
+                block = np.stack([reader.read(ref) for ref in refs])
+                block /= np.float32(scale)
+                self._ensure_space(block.nbytes)
+                self._b.append("poses", block)
+                digests.append(chunk_checksum(block))
+        finally:
+            reader.close()
+        return np.asarray(digests, np.uint32)
+
+    def _rescale(self, scale: float, interrupted: Callable[[], None]) -> np.ndarray:
+        """Divide the coordinates by `scale` in place; returns the crc32 of each scaled chunk of
+        poses (with defer_to, poses are written scaled by `_write_deferred` instead)."""
+        digests = self._write_deferred(scale, interrupted) if self.defer_to is not None else []
+        keys = (("full/poses", 4096),) if self.defer_to is not None else (("poses", self.chunk), ("full/poses", 4096))
+        for key, step in keys:
             if not self._b.has(key):
                 continue
             n = self._b.node(key).shape[0]

@@ -47,6 +47,16 @@ class Workers:
         self.pool = None
         self.pending: list = []   # imap iterators in flight, oldest first
         self.warm_up_seconds = self.warm_up_cpu_seconds = 0.0   # compiling or loading the kernels, once
+        self.defer_poses = False  # poses stay in their hand-off files for the writer (open_handoff)
+
+    def open_handoff(self) -> Path | None:
+        """With a pool: make the hand-off folder now, for a StoreWriter `defer_to` (the poses
+        then stay in their files until the writer's final pass); None with one worker."""
+        if self.workers <= 1 or self.out is None:
+            return None
+        self.handoff = handoff_folder(self.out)
+        self.defer_poses = True
+        return self.handoff
 
     def results(self, job, units: list) -> Iterator:
         """`job(unit)` for every unit, in order. `job` is prepare's _Job: callable on a unit,
@@ -66,26 +76,28 @@ class Workers:
         tasks = [rest[lo:lo + self.CHUNK] for lo in range(0, len(rest), self.CHUNK)]
         size = self.TASKS_PER_WORKER * self.workers   # tasks per window
         windows = [tasks[lo:lo + size] for lo in range(0, len(tasks), size)]
-        if self.out is not None:
+        if self.handoff is None and self.out is not None:
             self.handoff = handoff_folder(self.out)
+        if self.handoff is not None:
             job = replace(job, handoff=str(self.handoff))
         self.pool = mp.get_context(_start_method()).Pool(self.workers, initializer=_ignore_sigint)
         self.pending = [self.pool.imap(job.batch, w) for w in windows[:2]]
         for k in range(len(windows)):
             for batch in self.pending[0]:
-                yield from unpack(batch)
+                yield from unpack(batch, self.defer_poses)
             self.pending.pop(0)
             if k + 2 < len(windows):
                 self.pending.append(self.pool.imap(job.batch, windows[k + 2]))
 
     def close(self) -> None:
         try:
-            self._end_pool()
+            self.close_pool()
         finally:
             remove_folder(self.handoff)
             self.handoff = None
 
-    def _end_pool(self) -> None:
+    def close_pool(self) -> None:
+        """End the pool (the hand-off folder stays: a deferring writer still reads it)."""
         if self.pool is None:
             return
         pool, self.pool = self.pool, None
