@@ -38,10 +38,12 @@ class ShardSlice:
 
 
 class ShardReader:
-    """Reads ShardSlices in order, one file in memory at a time; a file is removed once the
-    reader has moved past it (the slices of one file are contiguous in the store's order)."""
+    """Reads ShardSlices in order, one file in memory at a time; with `remove`, a file is
+    removed once the reader has moved past it (the slices of one file are contiguous in the
+    store's order)."""
 
-    def __init__(self):
+    def __init__(self, remove: bool = True):
+        self.remove = remove
         self.path: str | None = None
         self.data = np.zeros(0, np.float32)
 
@@ -52,7 +54,7 @@ class ShardReader:
         return self.data[ref.offset:ref.offset + ref.size].reshape(ref.shape)
 
     def close(self) -> None:
-        if self.path is not None:
+        if self.path is not None and self.remove:
             Path(self.path).unlink(missing_ok=True)
         self.path, self.data = None, np.zeros(0, np.float32)
 

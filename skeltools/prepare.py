@@ -317,8 +317,7 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     try:
         write_store(spec, out, results, len(units), protocols, protocol_sources, params, summary,
                     keep_full=keep_full, compression=compression, scaling=scaling, progress=progress,
-                    before_commit=pool.close_pool, in_process_workers=pool.workers <= 1,
-                    defer_to=pool.open_handoff())
+                    in_process_workers=pool.workers <= 1, defer_to=pool.open_handoff(), blocks=pool.scaled_blocks)
     finally:
         pool.close()
     summary.warm_up_seconds = pool.warm_up_seconds
@@ -330,7 +329,8 @@ def write_store(spec: DatasetSpec, out: str | Path, results: Iterator, n_units: 
                 protocol_sources: dict, params: TransformParams, summary: PrepareSummary, *, keep_full: bool = False,
                 compression: str | None = None, scaling: str = "dataset", progress: bool = True,
                 before_commit: Callable[[], None] = lambda: None, extra_attrs: dict | None = None,
-                in_process_workers: bool = True, defer_to: Path | None = None) -> PrepareSummary:
+                in_process_workers: bool = True, defer_to: Path | None = None,
+                blocks: Callable | None = None) -> PrepareSummary:
     """Stream (unit name, unit path, bytes read, worker seconds, [(name, fields, Ready or
     Skipped)]) into a store: duplicates skipped, scaled, scenes and splits indexed, committed
     atomically; Ctrl-C, a full disk or any error leave nothing under `out`. The samples come
@@ -379,7 +379,7 @@ def write_store(spec: DatasetSpec, out: str | Path, results: Iterator, n_units: 
             interrupt.check()
             divisor = 1.0 if scaling == "sample" else (scale or 1.0)
             writer.commit(attrs=attrs, views=views, splits=splits, skipped=summary.skipped, scale=divisor,
-                          interrupted=interrupt.check)
+                          interrupted=interrupt.check, blocks=blocks)
     except OSError as e:
         if is_disk_full(e):
             raise DiskFull(f"no space left on {Path(out).resolve().parent} (the partial store was removed)") from None

@@ -53,6 +53,14 @@ def chunk_checksum(block: np.ndarray) -> int:
     return zlib.crc32(np.ascontiguousarray(block).view(np.uint8).reshape(-1)) & 0xFFFFFFFF
 
 
+def scaled_block(refs: list, scale: float, reader: ShardReader) -> tuple[np.ndarray, int]:
+    """One chunk of poses from its samples' hand-off slices, divided by `scale` (float32),
+    and the chunk's crc32 (as `skel check` recomputes it)."""
+    block = np.stack([reader.read(ref) for ref in refs])
+    block /= np.float32(scale)
+    return block, chunk_checksum(block)
+
+
 def array_checksum(values: np.ndarray) -> int:
     """The digest of a small whole array (strings joined by NUL, numbers by their bytes)."""
     values = np.asarray(values)
@@ -484,28 +492,30 @@ class StoreWriter:
             self._b.append("full/poses", np.concatenate(self._full_buf))
             self._full_buf = []
 
-    def _write_deferred(self, scale: float, interrupted: Callable[[], None]) -> np.ndarray:
+    def _write_deferred(self, scale: float, interrupted: Callable[[], None], blocks: Callable | None = None
+                        ) -> np.ndarray:
         """With defer_to: write every chunk of poses once, read from the hand-off files and
-        divided by `scale` (the same float32 division as `_rescale`); returns their crc32s."""
+        divided by `scale` (the same float32 division as `_rescale`); returns their crc32s.
+        `blocks(chunks, scale)`, if given, makes the chunks elsewhere (prepare's workers) and
+        yields (block, crc32) in order; else they are made here."""
+        chunks = [self._refs[lo:lo + self.chunk] for lo in range(0, len(self._refs), self.chunk)]
         digests = []
         reader = ShardReader()
         try:
-            for lo in range(0, len(self._refs), self.chunk):
+            made = blocks(chunks, scale) if blocks is not None else (scaled_block(c, scale, reader) for c in chunks)
+            for block, digest in made:
                 interrupted()
-                refs = self._refs[lo:lo + self.chunk]
-                block = np.stack([reader.read(ref) for ref in refs])
-                block /= np.float32(scale)
                 self._ensure_space(block.nbytes)
                 self._b.append("poses", block)
-                digests.append(chunk_checksum(block))
+                digests.append(digest)
         finally:
             reader.close()
         return np.asarray(digests, np.uint32)
 
-    def _rescale(self, scale: float, interrupted: Callable[[], None]) -> np.ndarray:
+    def _rescale(self, scale: float, interrupted: Callable[[], None], blocks: Callable | None = None) -> np.ndarray:
         """Divide the coordinates by `scale` in place; returns the crc32 of each scaled chunk of
         poses (with defer_to, poses are written scaled by `_write_deferred` instead)."""
-        digests = self._write_deferred(scale, interrupted) if self.defer_to is not None else []
+        digests = self._write_deferred(scale, interrupted, blocks) if self.defer_to is not None else []
         keys = (("full/poses", 4096),) if self.defer_to is not None else (("poses", self.chunk), ("full/poses", 4096))
         for key, step in keys:
             if not self._b.has(key):
@@ -522,7 +532,7 @@ class StoreWriter:
         return np.asarray(digests, np.uint32)
 
     def commit(self, *, attrs: dict, views: np.ndarray, splits: dict, skipped: list[tuple[str, object]],
-               scale: float, interrupted: Callable[[], None] = lambda: None) -> Path:
+               scale: float, interrupted: Callable[[], None] = lambda: None, blocks: Callable | None = None) -> Path:
         """Write the index arrays and attributes, rescale, and rename into place.
         `interrupted` is called between chunks (it raises to stop)."""
         self._flush()
@@ -544,7 +554,7 @@ class StoreWriter:
         self._write_whole("skipped/code", codes, str)
         if self.keep_full:
             self._write_whole("full/offsets", np.asarray(self._offsets, np.int64))
-        self._write_whole(CHECKSUM_KEY, self._rescale(scale, interrupted))
+        self._write_whole(CHECKSUM_KEY, self._rescale(scale, interrupted, blocks))
         small = [f"meta/{k}" for k in META_DTYPES] + ["views", "skipped/name", "skipped/reason", "skipped/code"] + \
             [f"splits/{p}/{part}" for p in splits for part in ("train", "test")]
         digests = {k: array_checksum(self._b.read(k)) for k in small}   # as a reader will see them

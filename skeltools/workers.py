@@ -3,22 +3,48 @@
 Workers are forked where the platform allows it (they inherit the kernels compiled before
 the fork) and spawned elsewhere; their arrays come back through hand-off files
 (skeltools/handoff.py). `close` always ends the pool, also on Ctrl-C or an error.
+
+The pool is a ProcessPoolExecutor, not multiprocessing.Pool: Pool's worker-handler thread
+wakes on every result waiting in the pipe and spins until the result thread has read it
+(20-35 us of the writer's CPU per sample here, against 9 for the executor), and a Pool whose
+worker dies replaces it and waits forever for the lost task, where the executor reports it.
 """
 from __future__ import annotations
 
 import multiprocessing as mp
 import signal
 import time
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
+from itertools import islice
 from pathlib import Path
 from typing import Iterator
 
-from .handoff import handoff_folder, remove_folder, unpack
+import os
+import tempfile
+
+import numpy as np
+
+from .handoff import ShardReader, ShardSlice, handoff_folder, remove_folder, unpack
+from .store import StoreError, scaled_block
 
 
 def _ignore_sigint() -> None:
     """Workers leave Ctrl-C to the parent, which ends the pool (a worker dying of it mid-task can hang the pool)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _scaled_block_file(refs: list[ShardSlice], scale: float, folder: str) -> tuple[str, tuple, int]:
+    """Runs in a worker at commit: one chunk of poses made from its hand-off slices and
+    scaled, written to a file for the writer; returns (path, shape, crc32)."""
+    block, digest = scaled_block(refs, scale, ShardReader(remove=False))
+    fd, path = tempfile.mkstemp(dir=folder, suffix=".chunk")
+    with os.fdopen(fd, "wb") as f:
+        f.write(block.data)
+    return path, block.shape, digest
 
 
 def _start_method() -> str:
@@ -27,25 +53,25 @@ def _start_method() -> str:
 
 
 class Workers:
-    """Results in unit order through a pool, two bounded windows in flight. The kernels are
-    compiled once in this process before the fork, on the format's built-in warm-up sample
-    (formats without one: on the first unit, read here).
+    """Results in unit order through a pool, a bounded number of tasks in flight. The kernels
+    are compiled once in this process before the fork, on the format's built-in warm-up
+    sample (formats without one: on the first unit, read here).
 
-    `close` always ends the pool, also on Ctrl-C or an error: it lets the units already
-    handed out finish (at most two windows, a fraction of a second) and joins the workers.
-    It never calls Pool.terminate, which can deadlock on the result queue's lock when a
-    worker is writing a large result (the hang 2 runs in 19 showed on Ctrl-C)."""
+    `close` always ends the pool, also on Ctrl-C or an error: it lets the tasks already
+    handed out finish (a fraction of a second), cancels the rest and joins the workers. A
+    worker that does not finish within DRAIN_S is killed; a worker that dies stops the run
+    with a StoreError instead of a hang."""
 
-    CHUNK = 32            # units per task: the pool costs the writer ~0.4 ms a task, whatever its size
-    TASKS_PER_WORKER = 2  # per window; two windows in flight bound memory at 4 x 32 units a worker
+    CHUNK = 32                # units per task: each task costs the writer a fixed share, whatever its size
+    TASKS_PER_WORKER = 4      # in flight: memory is bounded at 4 x 32 units a worker
     DRAIN_S = 60.0
 
     def __init__(self, workers: int, out: Path | None = None):
         self.workers = workers
         self.out = out            # the store being written: the hand-off folder goes beside it
         self.handoff: Path | None = None
-        self.pool = None
-        self.pending: list = []   # imap iterators in flight, oldest first
+        self.pool: ProcessPoolExecutor | None = None
+        self.pending: deque = deque()   # futures of the tasks in flight, oldest first
         self.warm_up_seconds = self.warm_up_cpu_seconds = 0.0   # compiling or loading the kernels, once
         self.defer_poses = False  # poses stay in their hand-off files for the writer (open_handoff)
 
@@ -73,21 +99,64 @@ class Workers:
         if not warm:
             yield job(units[0])
             rest = units[1:]
-        tasks = [rest[lo:lo + self.CHUNK] for lo in range(0, len(rest), self.CHUNK)]
-        size = self.TASKS_PER_WORKER * self.workers   # tasks per window
-        windows = [tasks[lo:lo + size] for lo in range(0, len(tasks), size)]
+        tasks = iter([rest[lo:lo + self.CHUNK] for lo in range(0, len(rest), self.CHUNK)])
         if self.handoff is None and self.out is not None:
             self.handoff = handoff_folder(self.out)
         if self.handoff is not None:
             job = replace(job, handoff=str(self.handoff))
-        self.pool = mp.get_context(_start_method()).Pool(self.workers, initializer=_ignore_sigint)
-        self.pending = [self.pool.imap(job.batch, w) for w in windows[:2]]
-        for k in range(len(windows)):
-            for batch in self.pending[0]:
-                yield from unpack(batch, self.defer_poses)
-            self.pending.pop(0)
-            if k + 2 < len(windows):
-                self.pending.append(self.pool.imap(job.batch, windows[k + 2]))
+        self.pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context(_start_method()),
+                                        initializer=_ignore_sigint)
+        self.pending = deque(self.pool.submit(job.batch, t) for t in islice(tasks, self.TASKS_PER_WORKER * self.workers))
+        while self.pending:
+            try:
+                batch = self.pending[0].result()
+            except BrokenProcessPool:
+                raise StoreError(f"a worker process died while reading the raw files (killed, out of memory, or a "
+                                 f"crash inside a library): nothing was written to {self.out}; run again, or with "
+                                 f"--workers 1 to see which file") from None
+            self.pending.popleft()
+            task = next(tasks, None)
+            if task is not None:
+                self.pending.append(self.pool.submit(job.batch, task))
+            yield from unpack(batch, self.defer_poses)
+
+    def scaled_blocks(self, chunks: list[list[ShardSlice]], scale: float) -> Iterator[tuple[np.ndarray, int]]:
+        """At commit, with the pool still up: the store's chunks made by the workers (read
+        from the hand-off files, stacked, scaled, checksummed), yielded in order; each
+        hand-off file is removed once the last chunk that reads it is written."""
+        if self.pool is None or self.handoff is None:
+            reader = ShardReader()
+            try:
+                yield from (scaled_block(c, scale, reader) for c in chunks)
+            finally:
+                reader.close()
+            return
+        done_with: dict[int, list[str]] = {}
+        last = {ref.path: k for k, refs in enumerate(chunks) for ref in refs}
+        for path, k in last.items():
+            done_with.setdefault(k, []).append(path)
+        todo = iter(chunks)
+
+        def submit(refs: list[ShardSlice]):
+            return self.pool.submit(_scaled_block_file, refs, scale, str(self.handoff))
+
+        self.pending = deque(submit(refs) for refs in islice(todo, self.TASKS_PER_WORKER * self.workers))
+        k = 0
+        while self.pending:
+            try:
+                path, shape, digest = self.pending[0].result()
+            except BrokenProcessPool:
+                raise StoreError(f"a worker process died while writing {self.out}: nothing was written") from None
+            self.pending.popleft()
+            nxt = next(todo, None)
+            if nxt is not None:
+                self.pending.append(submit(nxt))
+            block = np.fromfile(path, np.float32).reshape(shape)
+            os.unlink(path)
+            yield block, digest
+            for done in done_with.get(k, ()):
+                Path(done).unlink(missing_ok=True)
+            k += 1
 
     def close(self) -> None:
         try:
@@ -101,17 +170,20 @@ class Workers:
         if self.pool is None:
             return
         pool, self.pool = self.pool, None
+        for future in self.pending:          # not started yet: dropped
+            future.cancel()
         deadline = time.monotonic() + self.DRAIN_S
         try:
-            for it in self.pending:          # let the handed-out units finish, results discarded
-                try:
-                    while True:
-                        it.next(timeout=max(0.01, deadline - time.monotonic()))
-                except StopIteration:        # this window is done: on to the next
-                    pass
-        except mp.TimeoutError:              # a worker that does not finish: stop them hard
-            for proc in pool._pool:
+            for future in self.pending:      # running: let them finish, results discarded
+                if not future.cancelled():
+                    try:
+                        future.result(timeout=max(0.01, deadline - time.monotonic()))
+                    except FutureTimeout:
+                        raise
+                    except Exception:        # a task's own failure or a broken pool: nothing to keep
+                        pass
+        except FutureTimeout:                # a worker that does not finish: stop them hard
+            for proc in list(getattr(pool, "_processes", {}).values()):
                 proc.kill()
-        self.pending = []
-        pool.close()
-        pool.join()
+        self.pending = deque()
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -360,3 +361,34 @@ def test_arrays_take_the_pipe_when_the_hand_off_folder_cannot_be_written(rigid_c
     ref, _ = arrays(rigid_store[0])
     got, _ = arrays(tmp_path / "p.h5")
     assert all(np.array_equal(np.asarray(got[k]), np.asarray(ref[k])) for k in ref)
+
+
+@dataclass(frozen=True)
+class _DyingJob:
+    """A job whose worker dies (as of a crash inside a library) on unit 13."""
+
+    handoff: str | None = None
+
+    def warm_up(self) -> bool:
+        return True
+
+    def batch(self, units):
+        import os
+        if 13 in units:
+            os._exit(1)
+        return list(units)
+
+
+def test_a_worker_that_dies_stops_the_run_with_a_reason_not_a_hang(tmp_path):
+    import time
+
+    from skeltools.store import StoreError
+    from skeltools.workers import Workers
+    pool = Workers(2, out=tmp_path / "s.h5")
+    start = time.monotonic()
+    with pytest.raises(StoreError, match="a worker process died"):
+        try:
+            list(pool.results(_DyingJob(), list(range(200))))
+        finally:
+            pool.close()
+    assert time.monotonic() - start < 30 and list(tmp_path.iterdir()) == []   # the hand-off folder is gone too
