@@ -94,7 +94,8 @@ def main() -> None:
     t_nb_all = timed(read_ntu, files)
     py_rate, nb_rate = sub_mb / t_py, sub_mb / t_nb
     print(f"(a) pure-Python reader : {py_rate:8.1f} MB/s  ({len(sub)} files)")
-    print(f"(b) compiled parser    : {nb_rate:8.1f} MB/s  (same files, read from disk; {mb / t_nb_all:.1f} MB/s on all)")
+    print(f"(b) compiled parser    : {nb_rate:8.1f} MB/s  (same files, read from disk; "
+          f"{mb / t_nb_all:.1f} MB/s on all)")
     print(f"    ratio (b)/(a)      : {nb_rate / py_rate:8.1f}x")
     from skeltools.prepare import prepare
     prepare("ntu60", raw, work / "warm.h5", workers=1, limit=3, progress=False)  # fill the kernel cache untimed

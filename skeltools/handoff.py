@@ -3,12 +3,13 @@ per task in a folder beside the store, not through the pool's pipe.
 
 Measured on the 2-core machine (benchmarks/RESULTS.md): a 30 KB sample through the pipe cost
 the writing process about 60 us of CPU (pickling, 64 KB pipe writes, thread hand-offs), as much
-as writing it; through a file (a page-cache copy, read once, then removed) about 5 us. A worker
-that cannot write its file (a full disk) sends the arrays through the pipe instead, so nothing
-is ever skipped for the hand-off's sake. With a pool, the poses stay in their files until the
-writer's final pass (ShardSlice): the store then writes each sample once, scaled, instead of
-writing it, reading it back and rewriting it scaled. The folder is `.<name>.handoff-<pid><suffix>`, removed
-when the run ends however it ends, and by `store.remove_stale_partials` after a kill.
+as writing it; through a file (a page-cache copy) about 20 us, and less with more samples a
+file. A worker that cannot write its file (a full disk) sends the arrays through the pipe
+instead, so nothing is ever skipped for the hand-off's sake. With a pool the poses stay in
+their files (ShardSlice) until commit, when the workers turn them into scaled chunks: each
+sample is written to the store once, instead of written, read back and rewritten scaled. The
+folder is `.<name>.handoff-<pid><suffix>`, removed when the run ends however it ends, and by
+`store.remove_stale_partials` after a kill.
 """
 from __future__ import annotations
 

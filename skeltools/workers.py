@@ -106,7 +106,8 @@ class Workers:
             job = replace(job, handoff=str(self.handoff))
         self.pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context(_start_method()),
                                         initializer=_ignore_sigint)
-        self.pending = deque(self.pool.submit(job.batch, t) for t in islice(tasks, self.TASKS_PER_WORKER * self.workers))
+        first = islice(tasks, self.TASKS_PER_WORKER * self.workers)
+        self.pending = deque(self.pool.submit(job.batch, t) for t in first)
         while self.pending:
             try:
                 batch = self.pending[0].result()
