@@ -392,3 +392,18 @@ def test_a_worker_that_dies_stops_the_run_with_a_reason_not_a_hang(tmp_path):
         finally:
             pool.close()
     assert time.monotonic() - start < 30 and list(tmp_path.iterdir()) == []   # the hand-off folder is gone too
+
+
+def test_a_failure_while_the_workers_make_the_chunks_leaves_nothing(rigid_corpus, tmp_path, monkeypatch):
+    """Commit with a pool: the workers scale the chunks. One that fails there (here: every one)
+    ends the run like any other error: no store, no partial, no hand-off folder."""
+    import skeltools.store as store
+
+    def broken(refs, scale, reader):
+        raise OSError("disk gone while making a chunk")
+
+    monkeypatch.setattr(store, "scaled_block", broken)
+    monkeypatch.setattr("skeltools.workers.scaled_block", broken)
+    with pytest.raises(OSError, match="disk gone"):
+        prepare("ntu60", rigid_corpus.out, tmp_path / "s.h5", workers=2, progress=False)
+    assert list(tmp_path.iterdir()) == []
