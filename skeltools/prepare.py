@@ -328,7 +328,7 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
 def write_store(spec: DatasetSpec, out: str | Path, results: Iterator, n_units: int, protocols: list,
                 protocol_sources: dict, params: TransformParams, summary: PrepareSummary, *, keep_full: bool = False,
                 compression: str | None = None, scaling: str = "dataset", progress: bool = True,
-                before_commit: Callable[[], None] = lambda: None, extra_attrs: dict | None = None,
+                extra_attrs: dict | None = None,
                 in_process_workers: bool = True, defer_to: Path | None = None,
                 blocks: Callable | None = None) -> PrepareSummary:
     """Stream (unit name, unit path, bytes read, worker seconds, [(name, fields, Ready or
@@ -366,7 +366,6 @@ def write_store(spec: DatasetSpec, out: str | Path, results: Iterator, n_units: 
                     written_from[name] = unit_path
                     sample_units.append(unit_name)
             bar.close()
-            before_commit()
             fields = split_fields(writer.meta, sample_units)
             scene, views = scene_index(fields, spec)
             writer.meta["scene"] = scene.tolist()

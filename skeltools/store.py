@@ -61,6 +61,16 @@ def scaled_block(refs: list, scale: float, reader: ShardReader) -> tuple[np.ndar
     return block, chunk_checksum(block)
 
 
+def scaled_blocks_here(chunks: list[list], scale: float):
+    """The chunks made in this process, in order (hand-off files removed as they are passed)."""
+    reader = ShardReader()
+    try:
+        for refs in chunks:
+            yield scaled_block(refs, scale, reader)
+    finally:
+        reader.close()
+
+
 def array_checksum(values: np.ndarray) -> int:
     """The digest of a small whole array (strings joined by NUL, numbers by their bytes)."""
     values = np.asarray(values)
@@ -500,22 +510,17 @@ class StoreWriter:
         yields (block, crc32) in order; else they are made here."""
         chunks = [self._refs[lo:lo + self.chunk] for lo in range(0, len(self._refs), self.chunk)]
         digests = []
-        reader = ShardReader()
-        try:
-            made = blocks(chunks, scale) if blocks is not None else (scaled_block(c, scale, reader) for c in chunks)
-            for block, digest in made:
-                interrupted()
-                self._ensure_space(block.nbytes)
-                self._b.append("poses", block)
-                digests.append(digest)
-        finally:
-            reader.close()
+        for block, digest in (blocks or scaled_blocks_here)(chunks, scale):
+            interrupted()
+            self._ensure_space(block.nbytes)
+            self._b.append("poses", block)
+            digests.append(digest)
         return np.asarray(digests, np.uint32)
 
     def _rescale(self, scale: float, interrupted: Callable[[], None], blocks: Callable | None = None) -> np.ndarray:
         """Divide the coordinates by `scale` in place; returns the crc32 of each scaled chunk of
         poses (with defer_to, poses are written scaled by `_write_deferred` instead)."""
-        digests = self._write_deferred(scale, interrupted, blocks) if self.defer_to is not None else []
+        digests = list(self._write_deferred(scale, interrupted, blocks)) if self.defer_to is not None else []
         keys = (("full/poses", 4096),) if self.defer_to is not None else (("poses", self.chunk), ("full/poses", 4096))
         for key, step in keys:
             if not self._b.has(key):

@@ -29,7 +29,7 @@ import tempfile
 import numpy as np
 
 from .handoff import ShardReader, ShardSlice, handoff_folder, remove_folder, unpack
-from .store import StoreError, scaled_block
+from .store import StoreError, scaled_block, scaled_blocks_here
 
 
 def _ignore_sigint() -> None:
@@ -126,11 +126,7 @@ class Workers:
         from the hand-off files, stacked, scaled, checksummed), yielded in order; each
         hand-off file is removed once the last chunk that reads it is written."""
         if self.pool is None or self.handoff is None:
-            reader = ShardReader()
-            try:
-                yield from (scaled_block(c, scale, reader) for c in chunks)
-            finally:
-                reader.close()
+            yield from scaled_blocks_here(chunks, scale)
             return
         done_with: dict[int, list[str]] = {}
         last = {ref.path: k for k, refs in enumerate(chunks) for ref in refs}

@@ -407,3 +407,31 @@ def test_a_failure_while_the_workers_make_the_chunks_leaves_nothing(rigid_corpus
     with pytest.raises(OSError, match="disk gone"):
         prepare("ntu60", rigid_corpus.out, tmp_path / "s.h5", workers=2, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".zarr"])
+def test_a_deferring_writer_stores_what_the_plain_writer_stores(tmp_path, suffix):
+    """StoreWriter(defer_to=...): poses spilled to files and written once at commit, scaled,
+    equal to writing them, reading them back and rescaling (values and chunk checksums)."""
+    from skeltools.store import CHECKSUM_KEY, StoreWriter
+
+    rng = np.random.default_rng(3)
+    samples = [rng.normal(0, 1.5, (2, 50, 25, 3)).astype(np.float32) for _ in range(150)]
+    meta = {"name": "x", "label": 0, "view": 1, "scene": 0, "subject": 1, "setup": 1, "replication": 1,
+            "frames": 50, "bodies": 2}
+    (tmp_path / "handoff").mkdir()
+    stores = {}
+    for name, defer in (("plain", None), ("deferred", tmp_path / "handoff")):
+        with StoreWriter(tmp_path / f"{name}{suffix}", bodies=2, frames=50, joints=25, defer_to=defer) as w:
+            for k, poses in enumerate(samples):
+                w.append(poses, {**meta, "name": f"s{k}"})
+            w.commit(attrs={"n_views": 1, "layout": "kinect_v2_25"}, views=np.arange(150), splits={}, skipped=[],
+                     scale=4.5)
+        stores[name] = arrays(tmp_path / f"{name}{suffix}")[0]
+        with Store(tmp_path / f"{name}{suffix}") as st:
+            stores[name]["checksums"] = st.read(CHECKSUM_KEY)
+    assert stores["deferred"].keys() == stores["plain"].keys() and len(stores["plain"]["checksums"]) == 3
+    for key, value in stores["plain"].items():
+        assert np.array_equal(np.asarray(stores["deferred"][key]), np.asarray(value)), key
+    assert np.array_equal(stores["plain"]["poses"], np.stack(samples) / np.float32(4.5))
+    assert list((tmp_path / "handoff").iterdir()) == []          # every spilled file was read and removed
