@@ -60,14 +60,20 @@ class ShardReader:
         self.path, self.data = None, np.zeros(0, np.float32)
 
 
+def write_floats(folder: str | Path, arrays: list[np.ndarray]) -> str:
+    """A new file in `folder` holding the arrays' float32 values one after another; its path."""
+    fd, path = tempfile.mkstemp(dir=folder, suffix=".f32")
+    with os.fdopen(fd, "wb") as f:
+        for a in arrays:
+            f.write(np.ascontiguousarray(a, np.float32).data)
+    return path
+
+
 def spill(poses: np.ndarray, folder: Path) -> ShardSlice:
     """Write one sample's poses that came by the pipe to a file of its own (the writer's),
     making the folder again if it went missing; an OSError here (a full disk) ends the run."""
     folder.mkdir(exist_ok=True)
-    fd, path = tempfile.mkstemp(dir=folder, suffix=".f32")
-    with os.fdopen(fd, "wb") as f:
-        f.write(np.ascontiguousarray(poses, np.float32).data)
-    return ShardSlice(path, 0, tuple(poses.shape))
+    return ShardSlice(write_floats(folder, [poses]), 0, tuple(poses.shape))
 
 
 @dataclass
@@ -101,22 +107,19 @@ def _carriers(results: list) -> list:
 def pack(results: list, folder: str) -> Packed | list:
     """In the worker: write the task's float32 arrays to one file and drop them from the
     results; the results unchanged if the file cannot be written."""
-    chunks, shapes = [], []
+    arrays, shapes = [], []
     for item in _carriers(results):
         these = []
         for a in ARRAYS:
             arr = getattr(item, a, None)
             if isinstance(arr, np.ndarray):
-                chunks.append(np.ascontiguousarray(arr, np.float32))
+                arrays.append(arr)
                 these.append((a, arr.shape))
         shapes.append(these)
-    if not chunks:
+    if not arrays:
         return results
     try:
-        fd, path = tempfile.mkstemp(dir=folder, suffix=".f32")
-        with os.fdopen(fd, "wb") as f:
-            for c in chunks:
-                f.write(c.data)
+        path = write_floats(folder, arrays)
     except OSError:
         return results
     for item in _carriers(results):
@@ -135,14 +138,14 @@ def unpack(batch: Packed | list, defer_poses: bool = False) -> list:
     offset = 0
     for item, these in zip(_carriers(batch.results), batch.shapes, strict=True):
         for a, shape in these:
-            size = int(np.prod(shape))
+            ref = ShardSlice(batch.path, offset, tuple(shape))
             if defer_poses and a == "poses":
-                setattr(item, a, ShardSlice(batch.path, offset, tuple(shape)))
+                setattr(item, a, ref)
             else:
                 if data is None:
                     data = np.fromfile(batch.path, np.float32)
-                setattr(item, a, data[offset:offset + size].reshape(shape))
-            offset += size
+                setattr(item, a, data[offset:offset + ref.size].reshape(shape))
+            offset += ref.size
     if not defer_poses:
         os.unlink(batch.path)
     return batch.results

@@ -12,6 +12,7 @@ worker dies replaces it and waits forever for the lost task, where the executor 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import signal
 import time
 from collections import deque
@@ -19,21 +20,19 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
+from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import Iterator
-
-import os
-import tempfile
+from typing import Callable, Iterator
 
 import numpy as np
 
-from .handoff import ShardReader, ShardSlice, handoff_folder, remove_folder, unpack
+from .handoff import ShardReader, ShardSlice, handoff_folder, remove_folder, unpack, write_floats
 from .store import StoreError, scaled_block, scaled_blocks_here
 
 
 def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which ends the pool (a worker dying of it mid-task can hang the pool)."""
+    """Workers leave Ctrl-C to the parent, which ends the pool (a worker dying of it would break the pool)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -41,10 +40,7 @@ def _scaled_block_file(refs: list[ShardSlice], scale: float, folder: str) -> tup
     """Runs in a worker at commit: one chunk of poses made from its hand-off slices and
     scaled, written to a file for the writer; returns (path, shape, crc32)."""
     block, digest = scaled_block(refs, scale, ShardReader(remove=False))
-    fd, path = tempfile.mkstemp(dir=folder, suffix=".chunk")
-    with os.fdopen(fd, "wb") as f:
-        f.write(block.data)
-    return path, block.shape, digest
+    return write_floats(folder, [block]), block.shape, digest
 
 
 def _start_method() -> str:
@@ -106,20 +102,25 @@ class Workers:
             job = replace(job, handoff=str(self.handoff))
         self.pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context(_start_method()),
                                         initializer=_ignore_sigint)
-        first = islice(tasks, self.TASKS_PER_WORKER * self.workers)
-        self.pending = deque(self.pool.submit(job.batch, t) for t in first)
+        died = (f"a worker process died while reading the raw files (killed, out of memory, or a crash inside a "
+                f"library): nothing was written to {self.out}; run again, or with --workers 1 to see which file")
+        for batch in self._in_order(job.batch, tasks, died):
+            yield from unpack(batch, self.defer_poses)
+
+    def _in_order(self, fn: Callable, tasks: Iterator, died: str) -> Iterator:
+        """fn(task) for every task in the pool, results in task order, TASKS_PER_WORKER a worker
+        in flight; a worker that dies raises StoreError(died)."""
+        self.pending = deque(self.pool.submit(fn, t) for t in islice(tasks, self.TASKS_PER_WORKER * self.workers))
         while self.pending:
             try:
-                batch = self.pending[0].result()
+                result = self.pending[0].result()
             except BrokenProcessPool:
-                raise StoreError(f"a worker process died while reading the raw files (killed, out of memory, or a "
-                                 f"crash inside a library): nothing was written to {self.out}; run again, or with "
-                                 f"--workers 1 to see which file") from None
+                raise StoreError(died) from None
             self.pending.popleft()
             task = next(tasks, None)
             if task is not None:
-                self.pending.append(self.pool.submit(job.batch, task))
-            yield from unpack(batch, self.defer_poses)
+                self.pending.append(self.pool.submit(fn, task))
+            yield result
 
     def scaled_blocks(self, chunks: list[list[ShardSlice]], scale: float) -> Iterator[tuple[np.ndarray, int]]:
         """At commit, with the pool still up: the store's chunks made by the workers (read
@@ -132,28 +133,15 @@ class Workers:
         last = {ref.path: k for k, refs in enumerate(chunks) for ref in refs}
         for path, k in last.items():
             done_with.setdefault(k, []).append(path)
-        todo = iter(chunks)
-
-        def submit(refs: list[ShardSlice]):
-            return self.pool.submit(_scaled_block_file, refs, scale, str(self.handoff))
-
-        self.pending = deque(submit(refs) for refs in islice(todo, self.TASKS_PER_WORKER * self.workers))
-        k = 0
-        while self.pending:
-            try:
-                path, shape, digest = self.pending[0].result()
-            except BrokenProcessPool:
-                raise StoreError(f"a worker process died while writing {self.out}: nothing was written") from None
-            self.pending.popleft()
-            nxt = next(todo, None)
-            if nxt is not None:
-                self.pending.append(submit(nxt))
+        make = partial(_scaled_block_file, scale=scale, folder=str(self.handoff))   # picklable, unlike a closure
+        died = f"a worker process died while writing {self.out}: nothing was written"
+        made = self._in_order(make, iter(chunks), died)
+        for k, (path, shape, digest) in enumerate(made):
             block = np.fromfile(path, np.float32).reshape(shape)
             os.unlink(path)
             yield block, digest
             for done in done_with.get(k, ()):
                 Path(done).unlink(missing_ok=True)
-            k += 1
 
     def close(self) -> None:
         try:
@@ -170,17 +158,16 @@ class Workers:
         for future in self.pending:          # not started yet: dropped
             future.cancel()
         deadline = time.monotonic() + self.DRAIN_S
-        try:
-            for future in self.pending:      # running: let them finish, results discarded
-                if not future.cancelled():
-                    try:
-                        future.result(timeout=max(0.01, deadline - time.monotonic()))
-                    except FutureTimeout:
-                        raise
-                    except Exception:        # a task's own failure or a broken pool: nothing to keep
-                        pass
-        except FutureTimeout:                # a worker that does not finish: stop them hard
-            for proc in list(getattr(pool, "_processes", {}).values()):
-                proc.kill()
+        for future in self.pending:          # running: let them finish, results discarded
+            if future.cancelled():
+                continue
+            try:
+                future.result(timeout=max(0.01, deadline - time.monotonic()))
+            except FutureTimeout:            # a worker that does not finish: stop them hard
+                for proc in list(getattr(pool, "_processes", {}).values()):
+                    proc.kill()
+                break
+            except Exception:                # a task's own failure or a broken pool: nothing to keep
+                pass
         self.pending = deque()
         pool.shutdown(wait=True, cancel_futures=True)
