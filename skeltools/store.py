@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .chunk_targets import ChunkTarget, H5Chunks, ZarrChunks
 from .handoff import ShardReader, spill
 
 FORMAT_NAME = "skeltools-store"
@@ -61,12 +62,18 @@ def scaled_block(refs: list, scale: float, reader: ShardReader) -> tuple[np.ndar
     return block, chunk_checksum(block)
 
 
-def scaled_blocks_here(chunks: list[list], scale: float):
-    """The chunks made in this process, in order (hand-off files removed as they are passed)."""
+def scaled_blocks_here(chunks: list[list], scale: float, target: ChunkTarget | None = None):
+    """The chunks made in this process, in order, as (k, block, crc32): written to `target`
+    here when there is one (block then None), else left to the caller. Hand-off files are
+    removed as they are passed."""
     reader = ShardReader()
     try:
-        for refs in chunks:
-            yield scaled_block(refs, scale, reader)
+        for k, refs in enumerate(chunks):
+            block, digest = scaled_block(refs, scale, reader)
+            if target is not None:
+                target.write(k, block)
+                block = None
+            yield k, block, digest
     finally:
         reader.close()
 
@@ -183,6 +190,24 @@ class _H5:
         opts = H5_COMPRESSION[compression or DEFAULT_COMPRESSION["hdf5"]]
         self.f.create_dataset(key, shape=shape, maxshape=(None,) + tuple(shape[1:]), dtype=dtype, chunks=chunks, **opts)
 
+    def create_for_direct_writes(self, key: str, shape: tuple, chunks: tuple, compression: str | None
+                                 ) -> H5Chunks | None:
+        """A float32 array of final shape whose chunks other processes write in place
+        (skeltools/chunk_targets.py): uncompressed, every chunk allocated now, no fill. None
+        when compressed: HDF5's filters must run in this process, which then writes it."""
+        if H5_COMPRESSION[compression or DEFAULT_COMPRESSION["hdf5"]]:
+            self.create(key, shape, np.float32, chunks, compression)
+            return None
+        dcpl = self.h5py.h5p.create(self.h5py.h5p.DATASET_CREATE)
+        dcpl.set_alloc_time(self.h5py.h5d.ALLOC_TIME_EARLY)
+        ds = self.f.create_dataset(key, shape=shape, maxshape=(None,) + tuple(shape[1:]), dtype=np.float32,
+                                   chunks=chunks, dcpl=dcpl, fill_time="never")
+        rest = (0,) * (len(shape) - 1)
+        offsets = tuple(ds.id.get_chunk_info_by_coord((lo,) + rest).byte_offset
+                        for lo in range(0, shape[0], chunks[0]))
+        self.f.flush()            # the allocation is on disk before anyone writes into it
+        return H5Chunks(self.f.filename, offsets, chunks[0], int(np.prod(chunks)) * 4)
+
     def finish(self) -> None:
         """Dimension scales for the named dimensions (root datasets sample, body, frame, ...),
         attached to every array that has them: netCDF readers (h5netcdf, xarray) name them."""
@@ -258,12 +283,19 @@ class _H5:
 class _Zarr:
     def __init__(self, path: Path, mode: str):
         import zarr
+        self.path = path
         self.g = zarr.open_group(str(path), mode=mode, zarr_format=3) if mode == "w" else zarr.open_group(str(path), mode=mode)
 
     def create(self, key: str, shape: tuple, dtype: Any, chunks: tuple, compression: str | None) -> None:
         compressors = _zarr_compressors(compression or DEFAULT_COMPRESSION["zarr"])
         self.g.create_array(key, shape=shape, dtype=dtype, chunks=chunks, compressors=compressors,
                             dimension_names=dims_of(key))
+
+    def create_for_direct_writes(self, key: str, shape: tuple, chunks: tuple, compression: str | None
+                                 ) -> ZarrChunks:
+        """A float32 array of final shape whose chunks other processes write with zarr."""
+        self.create(key, shape, np.float32, chunks, compression)
+        return ZarrChunks(str(self.path), key, chunks[0])
 
     def finish(self) -> None:
         """Consolidated metadata: one read gives the whole tree (xarray opens it without a warning)."""
@@ -437,13 +469,16 @@ class StoreWriter:
                              f"choose from {', '.join(allowed)}")
         self.chunk = chunk_samples
         self.keep_full = keep_full
+        self.compression = compression
+        self.sample_shape = (bodies, frames, joints, 3)
         self._b = _open_backend(self.tmp, "w")
         self._buf: list[np.ndarray] = []
         self._full_buf: list[np.ndarray] = []
         self._full_len = 0
         self.n = 0
-        self._b.create("poses", (0, bodies, frames, joints, 3), np.float32, (chunk_samples, bodies, frames, joints, 3),
-                       compression)
+        if defer_to is None:      # deferred: made at commit, at its final shape (_write_deferred)
+            self._b.create("poses", (0, *self.sample_shape), np.float32, (chunk_samples, *self.sample_shape),
+                           compression)
         for k, dt in META_DTYPES.items():
             self._b.create(f"meta/{k}", (0,), dt, (65536,), compression)
         if keep_full:
@@ -506,14 +541,20 @@ class StoreWriter:
                         ) -> np.ndarray:
         """With defer_to: write every chunk of poses once, read from the hand-off files and
         divided by `scale` (the same float32 division as `_rescale`); returns their crc32s.
-        `blocks(chunks, scale)`, if given, makes the chunks elsewhere (prepare's workers) and
-        yields (block, crc32) in order; else they are made here."""
+        `poses` is made now at its final shape; where the backend allows, the chunks are
+        written in place by whoever makes them (skeltools/chunk_targets.py). `blocks(chunks,
+        scale, target)`, if given, makes them elsewhere (prepare's workers) and yields (k,
+        block or None, crc32) in order; else they are made here."""
         chunks = [self._refs[lo:lo + self.chunk] for lo in range(0, len(self._refs), self.chunk)]
+        self._ensure_space(len(self._refs) * int(np.prod(self.sample_shape)) * 4)
+        target = self._b.create_for_direct_writes("poses", (len(self._refs), *self.sample_shape),
+                                                  (self.chunk, *self.sample_shape), self.compression)
         digests = []
-        for block, digest in (blocks or scaled_blocks_here)(chunks, scale):
+        for k, block, digest in (blocks or scaled_blocks_here)(chunks, scale, target):
             interrupted()
-            self._ensure_space(block.nbytes)
-            self._b.append("poses", block)
+            if block is not None:     # no target (compressed HDF5): written here
+                self._ensure_space(block.nbytes)
+                self._b.write("poses", slice(k * self.chunk, k * self.chunk + len(block)), block)
             digests.append(digest)
         return np.asarray(digests, np.uint32)
 

@@ -28,6 +28,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .handoff import ShardReader, ShardSlice, handoff_folder, remove_folder, unpack, write_floats
+from .chunk_targets import ChunkTarget
 from .store import StoreError, scaled_block, scaled_blocks_here
 
 
@@ -36,11 +37,28 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _scaled_block_file(refs: list[ShardSlice], scale: float, folder: str) -> tuple[str, tuple, int]:
-    """Runs in a worker at commit: one chunk of poses made from its hand-off slices and
-    scaled, written to a file for the writer; returns (path, shape, crc32)."""
-    block, digest = scaled_block(refs, scale, ShardReader(remove=False))
-    return write_floats(folder, [block]), block.shape, digest
+def _commit_task(task: tuple[list[tuple[int, list[ShardSlice]]], list[str]], scale: float,
+                 target: ChunkTarget | None, folder: str) -> list[tuple[int, str | None, tuple, int]]:
+    """Runs in a worker at commit: first removes the hand-off files no chunk reads any more,
+    then makes each chunk k of the task (its hand-off slices stacked and scaled) and writes
+    it to `target`, or, without one, to a file for the writer. Returns (k, that file or None,
+    shape, crc32) per chunk."""
+    group, remove = task
+    _remove_files(remove)
+    reader, out = ShardReader(remove=False), []
+    for k, refs in group:
+        block, digest = scaled_block(refs, scale, reader)
+        if target is None:
+            out.append((k, write_floats(folder, [block]), block.shape, digest))
+        else:
+            target.write(k, block)
+            out.append((k, None, block.shape, digest))
+    return out
+
+
+def _remove_files(paths: list[str]) -> None:
+    for path in paths:
+        Path(path).unlink(missing_ok=True)
 
 
 def _start_method() -> str:
@@ -60,6 +78,7 @@ class Workers:
 
     CHUNK = 32                # units per task: each task costs the writer a fixed share, whatever its size
     TASKS_PER_WORKER = 4      # in flight: memory is bounded at 4 x 32 units a worker
+    CHUNKS_PER_COMMIT_TASK = 4   # store chunks (64 samples each) per task at commit
     DRAIN_S = 60.0
 
     def __init__(self, workers: int, out: Path | None = None):
@@ -122,26 +141,41 @@ class Workers:
                 self.pending.append(self.pool.submit(fn, task))
             yield result
 
-    def scaled_blocks(self, chunks: list[list[ShardSlice]], scale: float) -> Iterator[tuple[np.ndarray, int]]:
+    def scaled_blocks(self, chunks: list[list[ShardSlice]], scale: float, target: ChunkTarget | None = None
+                      ) -> Iterator[tuple[int, np.ndarray | None, int]]:
         """At commit, with the pool still up: the store's chunks made by the workers (read
-        from the hand-off files, stacked, scaled, checksummed), yielded in order; each
-        hand-off file is removed once the last chunk that reads it is written."""
+        from the hand-off files, stacked, scaled, checksummed) and written by them to
+        `target` (or, without one, handed back: block not None), as (k, block, crc32) in
+        order. A hand-off file is removed by a worker once every chunk that reads it is done
+        (the files freed by one result travel with a later task; the last ones at the end)."""
         if self.pool is None or self.handoff is None:
-            yield from scaled_blocks_here(chunks, scale)
+            yield from scaled_blocks_here(chunks, scale, target)
             return
-        done_with: dict[int, list[str]] = {}
         last = {ref.path: k for k, refs in enumerate(chunks) for ref in refs}
+        done_with: dict[int, list[str]] = {}
         for path, k in last.items():
             done_with.setdefault(k, []).append(path)
-        make = partial(_scaled_block_file, scale=scale, folder=str(self.handoff))   # picklable, unlike a closure
+        freed: list[str] = []
+
+        def tasks() -> Iterator:
+            for lo in range(0, len(chunks), self.CHUNKS_PER_COMMIT_TASK):
+                group = [(k, chunks[k]) for k in range(lo, min(lo + self.CHUNKS_PER_COMMIT_TASK, len(chunks)))]
+                remove = freed[:]
+                del freed[:]
+                yield group, remove
+
+        make = partial(_commit_task, scale=scale, target=target, folder=str(self.handoff))   # picklable
         died = f"a worker process died while writing {self.out}: nothing was written"
-        made = self._in_order(make, iter(chunks), died)
-        for k, (path, shape, digest) in enumerate(made):
-            block = np.fromfile(path, np.float32).reshape(shape)
-            os.unlink(path)
-            yield block, digest
-            for done in done_with.get(k, ()):
-                Path(done).unlink(missing_ok=True)
+        for made in self._in_order(make, tasks(), died):
+            for k, path, shape, digest in made:
+                block = None
+                if path is not None:
+                    block = np.fromfile(path, np.float32).reshape(shape)
+                    os.unlink(path)
+                yield k, block, digest
+                freed.extend(done_with.get(k, ()))
+        parts = [freed[i::self.workers] for i in range(self.workers)]
+        list(self._in_order(_remove_files, iter(parts), died))
 
     def close(self) -> None:
         try:
