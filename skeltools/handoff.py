@@ -13,21 +13,22 @@ folder is `.<name>.handoff-<pid><suffix>`, removed when the run ends however it 
 """
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 ARRAYS = ("poses", "full")   # the attributes of a Ready sample that travel by file
 
 
-@dataclass(frozen=True)
-class ShardSlice:
+class ShardSlice(NamedTuple):
     """One sample's poses left in a hand-off file until the writer's final pass reads it
-    (`offset` and `size` in float32 items)."""
+    (`offset` and `size` in float32 items). A named tuple: the writer makes one a sample."""
 
     path: str
     offset: int
@@ -35,7 +36,7 @@ class ShardSlice:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape))
+        return math.prod(self.shape)
 
 
 class ShardReader:

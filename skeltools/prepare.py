@@ -41,7 +41,7 @@ class PrepareSummary:
     seconds: float = 0.0
     bytes_read: int = 0
     first_unit_seconds: float = 0.0   # the first unit also compiles the kernels (or loads their cache)
-    worker_seconds: float = 0.0       # reading and transforming, summed over the units (in whichever process)
+    worker_seconds: float = 0.0       # reading and transforming: CPU seconds summed over the units (in whichever process)
     warm_up_seconds: float = 0.0      # compiling (first run) or loading the kernels, before the first unit
     parent_cpu_seconds: float = 0.0   # the writing process's own CPU time, the workers' share taken out
 
@@ -131,20 +131,20 @@ class _Job:
         return None if why is None else Skipped.of(why)
 
     def __call__(self, unit: RawUnit) -> tuple[int, float, list[tuple[str, dict, object]]]:
-        """Runs in a worker: (bytes read, seconds taken, [(name, fields, Ready or Skipped), ...]).
+        """Runs in a worker: (bytes read, CPU seconds taken, [(name, fields, Ready or Skipped), ...]).
         Whatever goes wrong while reading one unit becomes its skip reason: only the
         writer's own errors may stop a run."""
-        start = time.perf_counter()
+        start = time.thread_time()     # CPU: what the scaling ceiling compares, unaffected by contention
         size = _size(unit.path)
         why = self.skip_reason(unit.name, unit.fields)
         if why is not None:
-            return size, time.perf_counter() - start, [(unit.name, unit.fields, why)]
+            return size, time.thread_time() - start, [(unit.name, unit.fields, why)]
         try:
             items = format_module(self.spec).read_unit(unit, self.spec)
         except Exception as e:
-            return size, time.perf_counter() - start, [(unit.name, unit.fields, failure_reason(e))]
+            return size, time.thread_time() - start, [(unit.name, unit.fields, failure_reason(e))]
         out = [(name, fields, self._transform(name, fields, raw)) for name, fields, raw in items]
-        return size, time.perf_counter() - start, out
+        return size, time.thread_time() - start, out
 
     def warm_up(self) -> bool:
         """Compile (or load from the cache) every kernel of a unit on the format's built-in

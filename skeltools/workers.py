@@ -4,10 +4,13 @@ Workers are forked where the platform allows it (they inherit the kernels compil
 the fork) and spawned elsewhere; their arrays come back through hand-off files
 (skeltools/handoff.py). `close` always ends the pool, also on Ctrl-C or an error.
 
-The pool is a ProcessPoolExecutor, not multiprocessing.Pool: Pool's worker-handler thread
-wakes on every result waiting in the pipe and spins until the result thread has read it
-(20-35 us of the writer's CPU per sample here, against 9 for the executor), and a Pool whose
-worker dies replaces it and waits forever for the lost task, where the executor reports it.
+The pool is a few processes, each with one pipe, served from the writer's main thread: it
+sends a worker its next task when it has room and waits on all pipes (and on every worker's
+exit) at once. No helper threads: multiprocessing.Pool's worker-handler thread spins while a
+result waits in the pipe (20-35 us of the writer's CPU a sample), and ProcessPoolExecutor's
+feeder and manager threads still cost it 13-17 us a sample (benchmarks/RESULTS.md), as much as
+all else the writer does. A worker that dies stops the run with a StoreError (a
+multiprocessing.Pool would wait forever for its lost task).
 """
 from __future__ import annotations
 
@@ -16,12 +19,9 @@ import os
 import signal
 import time
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection, wait
 from functools import partial
-from itertools import islice
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -32,19 +32,57 @@ from .chunk_targets import ChunkTarget
 from .store import StoreError, scaled_block, scaled_blocks_here
 
 
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which ends the pool (a worker dying of it would break the pool)."""
+def _serve(conn: Connection, context: object) -> None:
+    """A worker's life: (fn, arg) in, (True, fn(context, arg)) or (False, the exception) out,
+    until None or the pipe closes. `context` (the job and its units) comes once, at the
+    start (inherited by a fork), so that a task is only a span of units. Ctrl-C is left to
+    the parent, which ends the pool."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        fn, arg = task
+        try:
+            reply = (True, fn(context, arg))
+        except Exception as e:      # the writer re-raises it
+            reply = (False, e)
+        try:
+            conn.send(reply)
+        except Exception as e:      # an unpicklable result or exception: say what it was
+            conn.send((False, RuntimeError(f"{type(e).__name__} sending a worker's result: {e}")))
 
 
-def _commit_task(task: tuple[list[tuple[int, list[ShardSlice]]], list[str]], scale: float,
+@dataclass
+class _Proc:
+    """One worker process and its end of the pipe; `queued`: its tasks not yet answered."""
+
+    process: mp.process.BaseProcess
+    conn: Connection
+    queued: deque = field(default_factory=deque)
+
+
+class _Died(Exception):
+    """A worker process ended while it had work."""
+
+
+def _read_task(context: tuple, span: tuple[int, int]):
+    """Runs in a worker: the job's batch of units[lo:hi] (context: the job and the units)."""
+    job, units = context
+    return job.batch(units[span[0]:span[1]])
+
+
+def _commit_task(context: object, task: tuple[list[tuple[int, list[ShardSlice]]], list[str]], scale: float,
                  target: ChunkTarget | None, folder: str) -> list[tuple[int, str | None, tuple, int]]:
     """Runs in a worker at commit: first removes the hand-off files no chunk reads any more,
     then makes each chunk k of the task (its hand-off slices stacked and scaled) and writes
     it to `target`, or, without one, to a file for the writer. Returns (k, that file or None,
     shape, crc32) per chunk."""
     group, remove = task
-    _remove_files(remove)
+    _remove_files(context, remove)
     reader, out = ShardReader(remove=False), []
     for k, refs in group:
         block, digest = scaled_block(refs, scale, reader)
@@ -56,7 +94,7 @@ def _commit_task(task: tuple[list[tuple[int, list[ShardSlice]]], list[str]], sca
     return out
 
 
-def _remove_files(paths: list[str]) -> None:
+def _remove_files(context: object, paths: list[str]) -> None:
     for path in paths:
         Path(path).unlink(missing_ok=True)
 
@@ -85,8 +123,7 @@ class Workers:
         self.workers = workers
         self.out = out            # the store being written: the hand-off folder goes beside it
         self.handoff: Path | None = None
-        self.pool: ProcessPoolExecutor | None = None
-        self.pending: deque = deque()   # futures of the tasks in flight, oldest first
+        self.pool: list[_Proc] | None = None
         self.warm_up_seconds = self.warm_up_cpu_seconds = 0.0   # compiling or loading the kernels, once
         self.defer_poses = False  # poses stay in their hand-off files for the writer (open_handoff)
 
@@ -114,32 +151,67 @@ class Workers:
         if not warm:
             yield job(units[0])
             rest = units[1:]
-        tasks = iter([rest[lo:lo + self.CHUNK] for lo in range(0, len(rest), self.CHUNK)])
+        spans = iter([(lo, min(lo + self.CHUNK, len(rest))) for lo in range(0, len(rest), self.CHUNK)])
         if self.handoff is None and self.out is not None:
             self.handoff = handoff_folder(self.out)
         if self.handoff is not None:
             job = replace(job, handoff=str(self.handoff))
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context(_start_method()),
-                                        initializer=_ignore_sigint)
+        self._start((job, rest))
         died = (f"a worker process died while reading the raw files (killed, out of memory, or a crash inside a "
                 f"library): nothing was written to {self.out}; run again, or with --workers 1 to see which file")
-        for batch in self._in_order(job.batch, tasks, died):
+        for batch in self._in_order(_read_task, spans, died):
             yield from unpack(batch, self.defer_poses)
 
+    def _start(self, context: object) -> None:
+        ctx = mp.get_context(_start_method())
+        self.pool = []
+        for _ in range(self.workers):
+            mine, theirs = ctx.Pipe(duplex=True)
+            process = ctx.Process(target=_serve, args=(theirs, context), daemon=True)
+            process.start()
+            theirs.close()
+            self.pool.append(_Proc(process, mine))
+
     def _in_order(self, fn: Callable, tasks: Iterator, died: str) -> Iterator:
-        """fn(task) for every task in the pool, results in task order, TASKS_PER_WORKER a worker
-        in flight; a worker that dies raises StoreError(died)."""
-        self.pending = deque(self.pool.submit(fn, t) for t in islice(tasks, self.TASKS_PER_WORKER * self.workers))
-        while self.pending:
-            try:
-                result = self.pending[0].result()
-            except BrokenProcessPool:
-                raise StoreError(died) from None
-            self.pending.popleft()
-            task = next(tasks, None)
-            if task is not None:
-                self.pending.append(self.pool.submit(fn, task))
-            yield result
+        """fn(task) for every task in the pool, results in task order; at most
+        TASKS_PER_WORKER tasks a worker handed out or answered and not yet yielded. A task's
+        exception is raised here; a worker that dies raises StoreError(died)."""
+        answers: dict[int, tuple[bool, object]] = {}
+        sent = yielded = 0
+        more = True
+        limit = self.TASKS_PER_WORKER * len(self.pool)
+        while True:
+            while more and sent - yielded < limit:      # hand out: to the worker with the fewest queued
+                proc = min(self.pool, key=lambda p: len(p.queued))
+                task = next(tasks, None)
+                if task is None:
+                    more = False
+                    break
+                proc.conn.send((fn, task))
+                proc.queued.append(sent)
+                sent += 1
+            if yielded == sent:
+                return
+            while yielded not in answers:
+                self._receive(answers, died)
+            ok, value = answers.pop(yielded)
+            yielded += 1
+            if not ok:
+                raise value
+            yield value
+
+    def _receive(self, answers: dict[int, tuple[bool, object]], died: str) -> None:
+        """Wait for any worker with queued tasks to answer (or to die), and file its answers."""
+        busy = [p for p in self.pool if p.queued]
+        ready = wait([p.conn for p in busy] + [p.process.sentinel for p in busy])
+        for p in busy:
+            if p.conn in ready:
+                try:
+                    answers[p.queued.popleft()] = p.conn.recv()
+                except (EOFError, OSError):
+                    raise StoreError(died) from None
+            elif p.process.sentinel in ready:      # ended without an answer
+                raise StoreError(died)
 
     def scaled_blocks(self, chunks: list[list[ShardSlice]], scale: float, target: ChunkTarget | None = None
                       ) -> Iterator[tuple[int, np.ndarray | None, int]]:
@@ -185,23 +257,25 @@ class Workers:
             self.handoff = None
 
     def close_pool(self) -> None:
-        """End the pool (the hand-off folder stays: a deferring writer still reads it)."""
+        """End the pool (the hand-off folder stays: a deferring writer still reads it). The
+        tasks handed out finish first, their results dropped; a worker that has not answered
+        within DRAIN_S, or cannot be told to stop, is killed."""
         if self.pool is None:
             return
         pool, self.pool = self.pool, None
-        for future in self.pending:          # not started yet: dropped
-            future.cancel()
         deadline = time.monotonic() + self.DRAIN_S
-        for future in self.pending:          # running: let them finish, results discarded
-            if future.cancelled():
-                continue
+        for p in pool:
             try:
-                future.result(timeout=max(0.01, deadline - time.monotonic()))
-            except FutureTimeout:            # a worker that does not finish: stop them hard
-                for proc in list(getattr(pool, "_processes", {}).values()):
-                    proc.kill()
-                break
-            except Exception:                # a task's own failure or a broken pool: nothing to keep
+                while p.queued and p.conn.poll(max(0.0, deadline - time.monotonic())):
+                    p.conn.recv()
+                    p.queued.popleft()
+                if not p.queued:
+                    p.conn.send(None)
+            except (EOFError, OSError):
                 pass
-        self.pending = deque()
-        pool.shutdown(wait=True, cancel_futures=True)
+        for p in pool:
+            p.process.join(timeout=0 if p.queued else max(0.1, deadline - time.monotonic()))
+            if p.process.is_alive():
+                p.process.kill()
+                p.process.join()
+            p.conn.close()

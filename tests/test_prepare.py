@@ -409,10 +409,12 @@ def test_a_failure_while_the_workers_make_the_chunks_leaves_nothing(rigid_corpus
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("suffix", [".h5", ".zarr"])
-def test_a_deferring_writer_stores_what_the_plain_writer_stores(tmp_path, suffix):
-    """StoreWriter(defer_to=...): poses spilled to files and written once at commit, scaled,
-    equal to writing them, reading them back and rescaling (values and chunk checksums)."""
+@pytest.mark.parametrize("suffix,compression", [(".h5", None), (".h5", "gzip"), (".zarr", None)])
+def test_a_deferring_writer_stores_what_the_plain_writer_stores(tmp_path, suffix, compression):
+    """StoreWriter(defer_to=...): poses spilled to files and written once at commit, scaled
+    (uncompressed HDF5 and Zarr: written in place through skeltools/chunk_targets.py, the
+    last chunk partial), equal to writing them, reading them back and rescaling (values and
+    chunk checksums)."""
     from skeltools.store import CHECKSUM_KEY, StoreWriter
 
     rng = np.random.default_rng(3)
@@ -422,7 +424,8 @@ def test_a_deferring_writer_stores_what_the_plain_writer_stores(tmp_path, suffix
     (tmp_path / "handoff").mkdir()
     stores = {}
     for name, defer in (("plain", None), ("deferred", tmp_path / "handoff")):
-        with StoreWriter(tmp_path / f"{name}{suffix}", bodies=2, frames=50, joints=25, defer_to=defer) as w:
+        with StoreWriter(tmp_path / f"{name}{suffix}", bodies=2, frames=50, joints=25, defer_to=defer,
+                         compression=compression) as w:
             for k, poses in enumerate(samples):
                 w.append(poses, {**meta, "name": f"s{k}"})
             w.commit(attrs={"n_views": 1, "layout": "kinect_v2_25"}, views=np.arange(150), splits={}, skipped=[],
@@ -435,3 +438,40 @@ def test_a_deferring_writer_stores_what_the_plain_writer_stores(tmp_path, suffix
         assert np.array_equal(np.asarray(stores["deferred"][key]), np.asarray(value)), key
     assert np.array_equal(stores["plain"]["poses"], np.stack(samples) / np.float32(4.5))
     assert list((tmp_path / "handoff").iterdir()) == []          # every spilled file was read and removed
+
+
+@dataclass(frozen=True)
+class _UnevenJob:
+    """A job whose tasks take uneven times (so that answers come back out of order)."""
+
+    handoff: str | None = None
+
+    def warm_up(self) -> bool:
+        return True
+
+    def batch(self, units):
+        import time
+        time.sleep(0.02 * (units[0] % 3))
+        if 41 in units:
+            raise ValueError("unit 41 is broken")
+        return [u * 10 for u in units]
+
+
+def test_the_pool_yields_in_unit_order_and_raises_a_task_s_own_error(tmp_path):
+    from skeltools.workers import Workers
+    pool = Workers(3, out=tmp_path / "s.h5")
+    pool.CHUNK = 1
+    try:
+        assert list(pool.results(_UnevenJob(), list(range(40)))) == [u * 10 for u in range(40)]
+    finally:
+        pool.close()
+    pool = Workers(3, out=tmp_path / "s.h5")
+    pool.CHUNK = 1
+    got = []
+    with pytest.raises(ValueError, match="unit 41"):
+        try:
+            for value in pool.results(_UnevenJob(), list(range(60))):
+                got.append(value)
+        finally:
+            pool.close()
+    assert got == [u * 10 for u in range(41)] and list(tmp_path.iterdir()) == []
