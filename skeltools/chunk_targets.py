@@ -15,6 +15,11 @@ sample, benchmarks/RESULTS.md). So the chunks are written where they are made:
   (HDF5's filters run there).
 
 A target is small and picklable: it travels with each commit task.
+
+Without a pool (`H5InPlace`), uncompressed HDF5 is written the same way from the one process:
+each chunk once, unscaled, at its offset as soon as it is full, then read back, scaled and
+rewritten at commit through one reused buffer. Through h5py the same store cost 81 us a
+sample (its writes and reads of 1.9 MB chunks, a new array per chunk), in place ~15.
 """
 from __future__ import annotations
 
@@ -22,6 +27,17 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+
+
+def can_write_in_place() -> bool:
+    """pwrite and preadv are POSIX: elsewhere every chunk goes through h5py."""
+    return hasattr(os, "pwrite") and hasattr(os, "preadv")
+
+
+def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    done = 0
+    while done < len(data):        # pwrite may write less than asked
+        done += os.pwrite(fd, data[done:], offset + done)
 
 
 def _full_chunk(block: np.ndarray, rows: int) -> np.ndarray:
@@ -48,11 +64,55 @@ class H5Chunks:
             raise ValueError(f"chunk {k}: {len(data)} bytes, the dataset's chunks hold {self.chunk_bytes}")
         fd = os.open(self.path, os.O_WRONLY)
         try:
-            done = 0
-            while done < len(data):        # pwrite may write less than asked
-                done += os.pwrite(fd, data[done:], self.offsets[k] + done)
+            _pwrite_all(fd, data, self.offsets[k])
         finally:
             os.close(fd)
+
+
+class H5InPlace:
+    """`poses` of an uncompressed HDF5 store with early allocation, written by this process
+    at its chunks' offsets: `append` a whole chunk's samples at a time (the last may be
+    partial), then `rescale` every chunk in place. h5py never writes or caches these chunks."""
+
+    def __init__(self, dataset):
+        self.ds = dataset
+        self.rows = dataset.chunks[0]
+        self.buf = np.zeros(dataset.chunks, np.float32)
+        self.fd = os.open(dataset.file.filename, os.O_RDWR)
+
+    def _offset(self, lo: int) -> int:
+        return self.ds.id.get_chunk_info_by_coord((lo,) + (0,) * (self.ds.ndim - 1)).byte_offset
+
+    def append(self, samples: list[np.ndarray]) -> None:
+        """Up to one chunk of samples, starting a new chunk (allocated by the resize)."""
+        n = self.ds.shape[0]
+        if n % self.rows or not 0 < len(samples) <= self.rows:
+            raise ValueError(f"in-place chunks take whole chunks: {len(samples)} samples at row {n}")
+        self.ds.resize(n + len(samples), axis=0)
+        np.stack(samples, out=self.buf[:len(samples)])
+        self.buf[len(samples):] = 0.0
+        _pwrite_all(self.fd, memoryview(self.buf).cast("B"), self._offset(n))
+
+    def rescale(self, scale: float, interrupted, checksum) -> list[int]:
+        """Divide every stored value by `scale` (float32), chunk by chunk; the checksum of
+        each chunk's rows as stored."""
+        data = memoryview(self.buf).cast("B")
+        n, digests = self.ds.shape[0], []
+        for lo in range(0, n, self.rows):
+            interrupted()
+            offset = self._offset(lo)
+            if os.preadv(self.fd, [data], offset) != len(data):
+                raise OSError(f"{self.ds.file.filename}: short read of the chunk at row {lo}")
+            rows = self.buf[:min(self.rows, n - lo)]
+            rows /= np.float32(scale)
+            digests.append(checksum(rows))
+            _pwrite_all(self.fd, data, offset)
+        return digests
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 @dataclass(frozen=True)

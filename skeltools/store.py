@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .chunk_targets import ChunkTarget, H5Chunks, ZarrChunks
+from .chunk_targets import ChunkTarget, H5Chunks, H5InPlace, ZarrChunks, can_write_in_place
 from .handoff import ShardReader, spill
 
 FORMAT_NAME = "skeltools-store"
@@ -195,18 +195,31 @@ class _H5:
         """A float32 array of final shape whose chunks other processes write in place
         (skeltools/chunk_targets.py): uncompressed, every chunk allocated now, no fill. None
         when compressed: HDF5's filters must run in this process, which then writes it."""
-        if H5_COMPRESSION[compression or DEFAULT_COMPRESSION["hdf5"]]:
-            self.create(key, shape, np.float32, chunks, compression)
+        ds = self._create_early(key, shape, chunks, compression)
+        if ds is None:
             return None
-        dcpl = self.h5py.h5p.create(self.h5py.h5p.DATASET_CREATE)
-        dcpl.set_alloc_time(self.h5py.h5d.ALLOC_TIME_EARLY)
-        ds = self.f.create_dataset(key, shape=shape, maxshape=(None,) + tuple(shape[1:]), dtype=np.float32,
-                                   chunks=chunks, dcpl=dcpl, fill_time="never")
         rest = (0,) * (len(shape) - 1)
         offsets = tuple(ds.id.get_chunk_info_by_coord((lo,) + rest).byte_offset
                         for lo in range(0, shape[0], chunks[0]))
         self.f.flush()            # the allocation is on disk before anyone writes into it
         return H5Chunks(self.f.filename, offsets, chunks[0], int(np.prod(chunks)) * 4)
+
+    def create_in_place(self, key: str, shape: tuple, chunks: tuple, compression: str | None) -> H5InPlace | None:
+        """A float32 array to append to and rescale chunk by chunk at its offsets in the file
+        (H5InPlace); None when compressed (made the usual way: h5py writes it)."""
+        ds = self._create_early(key, shape, chunks, compression)
+        return None if ds is None else H5InPlace(ds)
+
+    def _create_early(self, key: str, shape: tuple, chunks: tuple, compression: str | None):
+        """Uncompressed: the dataset with every chunk allocated when its extent is (no fill),
+        for writes at known offsets. Compressed, or without pwrite: made plainly, None."""
+        if H5_COMPRESSION[compression or DEFAULT_COMPRESSION["hdf5"]] or not can_write_in_place():
+            self.create(key, shape, np.float32, chunks, compression)
+            return None
+        dcpl = self.h5py.h5p.create(self.h5py.h5p.DATASET_CREATE)
+        dcpl.set_alloc_time(self.h5py.h5d.ALLOC_TIME_EARLY)
+        return self.f.create_dataset(key, shape=shape, maxshape=(None,) + tuple(shape[1:]), dtype=np.float32,
+                                     chunks=chunks, dcpl=dcpl, fill_time="never")
 
     def finish(self) -> None:
         """Dimension scales for the named dimensions (root datasets sample, body, frame, ...),
@@ -476,9 +489,13 @@ class StoreWriter:
         self._full_buf: list[np.ndarray] = []
         self._full_len = 0
         self.n = 0
+        self._in_place: H5InPlace | None = None
         if defer_to is None:      # deferred: made at commit, at its final shape (_write_deferred)
-            self._b.create("poses", (0, *self.sample_shape), np.float32, (chunk_samples, *self.sample_shape),
-                           compression)
+            shape, chunks = (0, *self.sample_shape), (chunk_samples, *self.sample_shape)
+            if hasattr(self._b, "create_in_place"):
+                self._in_place = self._b.create_in_place("poses", shape, chunks, compression)
+            else:
+                self._b.create("poses", shape, np.float32, chunks, compression)
         for k, dt in META_DTYPES.items():
             self._b.create(f"meta/{k}", (0,), dt, (65536,), compression)
         if keep_full:
@@ -531,7 +548,10 @@ class StoreWriter:
     def _flush(self) -> None:
         self._ensure_space(sum(b.nbytes for b in self._buf) + sum(b.nbytes for b in self._full_buf))
         if self._buf:
-            self._b.append("poses", np.stack(self._buf))
+            if self._in_place is not None:
+                self._in_place.append(self._buf)
+            else:
+                self._b.append("poses", np.stack(self._buf))
             self._buf = []
         if self._full_buf:
             self._b.append("full/poses", np.concatenate(self._full_buf))
@@ -561,8 +581,14 @@ class StoreWriter:
     def _rescale(self, scale: float, interrupted: Callable[[], None], blocks: Callable | None = None) -> np.ndarray:
         """Divide the coordinates by `scale` in place; returns the crc32 of each scaled chunk of
         poses (with defer_to, poses are written scaled by `_write_deferred` instead)."""
-        digests = list(self._write_deferred(scale, interrupted, blocks)) if self.defer_to is not None else []
-        keys = (("full/poses", 4096),) if self.defer_to is not None else (("poses", self.chunk), ("full/poses", 4096))
+        if self.defer_to is not None:
+            digests = list(self._write_deferred(scale, interrupted, blocks))
+        elif self._in_place is not None:
+            digests = self._in_place.rescale(scale, interrupted, chunk_checksum)
+        else:
+            digests = []
+        done_here = self.defer_to is not None or self._in_place is not None
+        keys = (("full/poses", 4096),) if done_here else (("poses", self.chunk), ("full/poses", 4096))
         for key, step in keys:
             if not self._b.has(key):
                 continue
@@ -608,6 +634,7 @@ class StoreWriter:
                            "checksum_chunk_samples": self.chunk, "array_checksums": digests})
         self._describe_poses(attrs)
         self._b.finish()
+        self._close_in_place()
         self._b.close()
         self._swap_in()
         return self.path
@@ -642,8 +669,13 @@ class StoreWriter:
         if old is not None:
             self._remove(old)
 
+    def _close_in_place(self) -> None:
+        if self._in_place is not None:
+            self._in_place.close()
+
     def abort(self) -> None:
         """Drop the temporary store; the final path is left as it was."""
+        self._close_in_place()
         with suppress(Exception):
             self._b.close()
         self._remove(self.tmp)
