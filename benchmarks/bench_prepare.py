@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -51,23 +50,34 @@ def timed(fn, files) -> float:
     return time.perf_counter() - start
 
 
+# Runs the prepare command and prints the peak RSS of its process tree. A launcher is needed:
+# Linux carries a process's peak RSS across exec, so a child started from this (large,
+# numba-loaded) process would report this process's size instead of its own.
+_LAUNCH = ("import resource, subprocess, sys\n"
+           "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+           "sys.stdout.write(done.stdout)\nsys.stderr.write(done.stderr)\n"
+           "print('peak_rss_kb', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+           "sys.exit(done.returncode)\n")
+
+
 def prepare_in_child(raw: Path, out: Path, workers: int) -> tuple[float, float, float, dict]:
     """One `skel prepare` run in its own process: (wall seconds including interpreter start-up,
-    prepare's own seconds from its summary, peak RSS in MB of the largest process, and the
-    summary's figures: MB/s, workers' and writer's microseconds per sample, scaling ceiling)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    prepare's own seconds from its summary, peak RSS in MB of the largest process of its tree,
+    and the summary's figures: MB/s, workers' and writer's microseconds per sample, scaling
+    ceiling)."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "cli.skel", "prepare", "ntu60", "--raw", str(raw), "--out", str(out),
-                           "--workers", str(workers), "--quiet"], check=True, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", _LAUNCH, sys.executable, "-m", "cli.skel", "prepare", "ntu60",
+                           "--raw", str(raw), "--out", str(out), "--workers", str(workers), "--quiet"],
+                          check=True, capture_output=True, text=True)
     wall = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    peak = int(re.search(r"peak_rss_kb ([0-9]+)", done.stdout).group(1))
     own = float(re.search(r"([0-9.]+) s, [0-9.]+ MB read", done.stdout).group(1))
     rate = float(re.search(r"MB read, ([0-9.]+) MB/s", done.stdout).group(1))
     per = re.search(r"per sample: workers ([0-9]+) us, writer ([0-9]+) us \(scaling ceiling: ([0-9]+) workers\)",
                     done.stdout)
     figures = {"mb_s": rate, "worker_us": int(per.group(1)), "writer_us": int(per.group(2)),
                "ceiling": int(per.group(3))}
-    return wall, own, max(peak, before) / 1024, figures
+    return wall, own, peak / 1024, figures
 
 
 def main() -> None:
@@ -117,7 +127,6 @@ def main() -> None:
         print(f"    per sample: workers {fig['worker_us']} us, writer {fig['writer_us']} us: "
               f"scaling ceiling: {fig['ceiling']} workers (target >= 16)")
         out.unlink()
-    # after the prepare runs: a child forked from this process would count these pages in its peak RSS
     in_memory = [p.read_bytes() for p in sub]
     t_mem = min(timed(parse_ntu_bytes, in_memory) for _ in range(3))   # the parser alone, one core
     report["parser_in_memory_mb_s"] = sub_mb / t_mem

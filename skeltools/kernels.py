@@ -102,11 +102,13 @@ def alignment_rotation(root, spine, left_hip, right_hip, eps):
 
 
 @njit(cache=True)
-def apply_alignment(poses, R, origin):
-    """x' = R^T (x - origin) for every present body-frame; absent ones stay zero."""
+def apply_alignment(poses, R, origin, present=None):
+    """x' = R^T (x - origin) for every present body-frame; absent ones stay zero.
+    `present`: body_present(poses), when the caller has it already."""
     M, L, J, _ = poses.shape
     out = np.zeros(poses.shape, np.float32)
-    present = body_present(poses)
+    if present is None:
+        present = body_present(poses)
     for m in range(M):
         for t in range(L):
             if not present[m, t]:
@@ -121,16 +123,18 @@ def apply_alignment(poses, R, origin):
 
 
 @njit(cache=True)
-def resample_linear(poses, frames):
+def resample_linear(poses, frames, present=None):
     """Resample L frames to `frames` by linear interpolation over time.
 
     Output frame k sits at time k (L-1)/(frames-1). A body absent in one of the two
     neighbouring input frames takes the nearer present one instead of blending with
-    zeros; absent in both, it stays zero.
+    zeros; absent in both, it stays zero. `present`: body_present(poses), when the caller
+    has it already.
     """
     M, L, J, C = poses.shape
     out = np.zeros((M, frames, J, C), np.float32)
-    present = body_present(poses)
+    if present is None:
+        present = body_present(poses)
     for k in range(frames):
         pos = 0.0 if frames == 1 else k * (L - 1) / (frames - 1)
         i0 = min(int(np.floor(pos)), L - 1)

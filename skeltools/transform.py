@@ -61,12 +61,13 @@ class Transformed:
 
 def align(poses: np.ndarray, roles: np.ndarray, min_norm: float) -> np.ndarray:
     """Rotate all bodies into the body frame of body 0's first present frame (Eq. 1-2)."""
-    t0 = int(np.argmax(body_present(poses)[0]))
+    present = body_present(poses)
+    t0 = int(np.argmax(present[0]))
     ref = poses[0, t0]
     status, R = alignment_rotation(ref[roles[0]], ref[roles[1]], ref[roles[2]], ref[roles[3]], min_norm)
     if status in ALIGN_ERRORS:
         raise SampleError(ALIGN_ERRORS[status])
-    return apply_alignment(poses, R, ref[roles[0]].astype(np.float64))
+    return apply_alignment(poses, R, ref[roles[0]].astype(np.float64), present)
 
 
 def transform_sample(raw: RawSample, slots: int, roles: np.ndarray, params: TransformParams) -> Transformed:
@@ -82,6 +83,6 @@ def transform_bodies(poses: np.ndarray, roles: np.ndarray, params: TransformPara
         poses = align(poses, roles, params.min_norm)
     if not np.isfinite(poses).all():
         raise SampleError("non-finite coordinates after alignment")
-    present = body_present(poses)
-    return Transformed(poses=resample_linear(poses, params.frames), full=poses, frames=poses.shape[1],
+    present = body_present(poses)       # computed once, for the resampling and the body count
+    return Transformed(poses=resample_linear(poses, params.frames, present), full=poses, frames=poses.shape[1],
                        bodies=int(present.any(axis=1).sum()))

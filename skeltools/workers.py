@@ -187,7 +187,10 @@ class Workers:
                 if task is None:
                     more = False
                     break
-                proc.conn.send((fn, task))
+                try:
+                    proc.conn.send((fn, task))
+                except OSError:                           # its end of the pipe is gone: it died
+                    raise StoreError(died) from None
                 proc.queued.append(sent)
                 sent += 1
             if yielded == sent:
