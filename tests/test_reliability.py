@@ -243,6 +243,32 @@ def test_a_fifo_named_like_a_sample_does_not_block(ntu, tmp_path):
         assert len(st) == len(corpus.samples)
 
 
+def test_the_raw_folder_walk_is_os_walk_s(tmp_path):
+    """walk_files (one scandir a folder) finds what os.walk + isfile finds, in the same order:
+    nested and hidden folders, a linked file (followed), a linked folder (not entered), a FIFO."""
+    from skeltools.formats.units import walk_files
+
+    raw = tmp_path / "raw"
+    for rel in ("b/2.txt", "b/a/1.txt", "a/3.txt", ".hidden/4.txt", "0.txt", "b/.5.txt"):
+        (raw / rel).parent.mkdir(parents=True, exist_ok=True)
+        (raw / rel).write_text("x")
+    (raw / "linked").symlink_to(raw / "b", target_is_directory=True)
+    (raw / "a" / "file_link.txt").symlink_to(raw / "0.txt")
+    os.mkfifo(raw / "b" / "pipe.txt")
+
+    def reference():
+        for root, dirs, files in os.walk(raw):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for fn in sorted(files):
+                if os.path.isfile(os.path.join(root, fn)):
+                    yield Path(root), fn
+
+    got = list(walk_files(raw))
+    assert got == list(reference())
+    assert [str((f / n).relative_to(raw)) for f, n in got] == ["0.txt", "a/3.txt", "a/file_link.txt", "b/.5.txt",
+                                                               "b/2.txt", "b/a/1.txt"]
+
+
 def test_stale_partial_stores_of_dead_processes_are_removed(ntu, tmp_path):
     corpus, _ = ntu
     dead = 2 ** 22 + 12345                                   # above pid_max: no such process

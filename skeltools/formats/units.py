@@ -20,12 +20,25 @@ class RawUnit:
 
 
 def walk_files(raw_dir: Path):
-    """(folder, file name) under raw_dir, hidden folders left out (hidden files are the caller's to ignore)."""
-    for root, dirs, files in os.walk(raw_dir):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for fn in sorted(files):
-            if os.path.isfile(os.path.join(root, fn)):   # regular files only: a FIFO would block its reader
-                yield Path(root), fn
+    """(folder, file name) under raw_dir in name order, hidden folders left out (hidden files
+    are the caller's to ignore). Regular files only: a FIFO would block its reader. One
+    scandir per folder (its entries know their type: no stat per file), one Path per folder."""
+    stack = [Path(raw_dir)]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
+        dirs = []
+        for e in entries:
+            if e.is_dir(follow_symlinks=False):   # as os.walk: a linked folder is not entered
+                if not e.name.startswith("."):
+                    dirs.append(folder / e.name)
+            elif e.is_file():
+                yield folder, e.name
+        stack.extend(reversed(dirs))
 
 
 def units_by_file_name(raw_dir: Path, spec: DatasetSpec) -> tuple[list[RawUnit], int]:
