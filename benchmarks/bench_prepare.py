@@ -60,23 +60,26 @@ _LAUNCH = ("import resource, subprocess, sys\n"
            "sys.exit(done.returncode)\n")
 
 
-def prepare_in_child(raw: Path, out: Path, workers: int) -> tuple[float, float, float, dict]:
+def prepare_in_child(raw: Path, out: Path, workers: int, limit: int | None = None
+                     ) -> tuple[float, float, float, dict]:
     """One `skel prepare` run in its own process: (wall seconds including interpreter start-up,
     prepare's own seconds from its summary, peak RSS in MB of the largest process of its tree,
     and the summary's figures: MB/s, workers' and writer's microseconds per sample, scaling
-    ceiling)."""
+    ceiling, units read)."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", _LAUNCH, sys.executable, "-m", "cli.skel", "prepare", "ntu60",
-                           "--raw", str(raw), "--out", str(out), "--workers", str(workers), "--quiet"],
-                          check=True, capture_output=True, text=True)
+    cmd = [sys.executable, "-c", _LAUNCH, sys.executable, "-m", "cli.skel", "prepare", "ntu60", "--raw", str(raw),
+           "--out", str(out), "--workers", str(workers), "--quiet"] + (["--limit", str(limit)] if limit else [])
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
     wall = time.perf_counter() - start
     peak = int(re.search(r"peak_rss_kb ([0-9]+)", done.stdout).group(1))
     own = float(re.search(r"([0-9.]+) s, [0-9.]+ MB read", done.stdout).group(1))
     rate = float(re.search(r"MB read, ([0-9.]+) MB/s", done.stdout).group(1))
     per = re.search(r"per sample: workers ([0-9]+) us, writer ([0-9]+) us \(scaling ceiling: ([0-9]+) workers\)",
                     done.stdout)
+    units = int(re.search(r"wrote ([0-9]+) samples", done.stdout).group(1)) + \
+        int(re.search(r"skipped ([0-9]+) files", done.stdout).group(1))
     figures = {"mb_s": rate, "worker_us": int(per.group(1)), "writer_us": int(per.group(2)),
-               "ceiling": int(per.group(3))}
+               "ceiling": int(per.group(3)), "units": units}
     return wall, own, peak / 1024, figures
 
 
@@ -127,6 +130,15 @@ def main() -> None:
         print(f"    per sample: workers {fig['worker_us']} us, writer {fig['writer_us']} us: "
               f"scaling ceiling: {fig['ceiling']} workers (target >= 16)")
         out.unlink()
+        if workers > 1:   # the writer's fixed costs (pool start, store set-up, commit) out: a run on a quarter
+            _, _, _, part = prepare_in_child(raw, out, workers, limit=len(files) // 4)
+            out.unlink()
+            extra = ((fig["writer_us"] * fig["units"] - part["writer_us"] * part["units"])
+                     / max(fig["units"] - part["units"], 1))
+            report["prepare"][workers].update(writer_marginal_us=round(extra, 1),
+                                              ceiling_at_scale=int(fig["worker_us"] / max(extra, 1e-9)))
+            print(f"    the writer's cost of one more sample: {extra:.1f} us (from a run on {part['units']} "
+                  f"files): scaling ceiling at scale {report['prepare'][workers]['ceiling_at_scale']} workers")
     in_memory = [p.read_bytes() for p in sub]
     t_mem = min(timed(parse_ntu_bytes, in_memory) for _ in range(3))   # the parser alone, one core
     report["parser_in_memory_mb_s"] = sub_mb / t_mem
