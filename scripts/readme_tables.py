@@ -59,6 +59,9 @@ def prepare(r: dict) -> str:
     for w, p in r["prepare"].items():
         ceiling = (f"; per sample: workers {p['worker_us']} us, writer {p['writer_us']} us, scaling ceiling "
                    f"{p['ceiling']} workers" if "ceiling" in p else "")
+        if "ceiling_at_scale" in p:
+            ceiling += (f" (writer {p['writer_marginal_us']:.0f} us a sample beyond its fixed costs: "
+                        f"{p['ceiling_at_scale']} workers at scale)")
         rows.append(f"| (c) whole `prepare`, {w} worker{'s' if int(w) > 1 else ''}{ceiling} | {p['mb_s']:.0f} | "
                     f"{p['mb_s'] / r['python_mb_s']:.1f}x |")
     peak = max(p["peak_rss_mb"] for p in r["prepare"].values())

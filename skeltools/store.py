@@ -461,7 +461,8 @@ class StoreWriter:
     """Appends samples to a temporary store and renames it into place on `commit`.
 
     Poses are written unscaled; `commit` divides every coordinate by the dataset-wide
-    scale in a chunked second pass, so memory stays bounded by one chunk. With `defer_to`
+    scale in a chunked second pass, so memory stays bounded by one chunk (uncompressed HDF5:
+    both passes at the chunks' offsets in the file, skeltools/chunk_targets.py). With `defer_to`
     (a folder: prepare's hand-off folder), poses are not written during the run at all: each
     sample's poses stay in a hand-off file (a ShardSlice; arrays given directly are spilled
     to a file there) and `commit` writes every chunk once, already scaled. The stored values

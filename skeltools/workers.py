@@ -110,9 +110,9 @@ class Workers:
     sample (formats without one: on the first unit, read here).
 
     `close` always ends the pool, also on Ctrl-C or an error: it lets the tasks already
-    handed out finish (a fraction of a second), cancels the rest and joins the workers. A
-    worker that does not finish within DRAIN_S is killed; a worker that dies stops the run
-    with a StoreError instead of a hang."""
+    handed out finish (at most TASKS_PER_WORKER a worker: a fraction of a second), their
+    results dropped, and joins the workers. A worker that does not finish within DRAIN_S is
+    killed; a worker that dies stops the run with a StoreError instead of a hang."""
 
     CHUNK = 32                # units per task: each task costs the writer a fixed share, whatever its size
     TASKS_PER_WORKER = 4      # in flight: memory is bounded at 4 x 32 units a worker
