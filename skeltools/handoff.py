@@ -39,9 +39,40 @@ class ShardSlice(NamedTuple):
         return math.prod(self.shape)
 
 
+class ShardRun(NamedTuple):
+    """`count` consecutive samples of one hand-off file, each of `shape`, from float32 item
+    `offset`: how a store chunk names its samples (a few runs, not 64 slices, travel to the
+    worker that makes the chunk)."""
+
+    path: str
+    offset: int
+    count: int
+    shape: tuple[int, ...]
+
+
+def runs_of(refs: list[ShardSlice]) -> list[ShardRun]:
+    """The slices, in order, merged where one follows the other in the same file."""
+    runs: list[ShardRun] = []
+    path = shape = None
+    start = count = end = size = 0
+    for ref in refs:
+        if ref.path == path and ref.offset == end and ref.shape == shape:
+            count += 1
+            end += size
+            continue
+        if path is not None:
+            runs.append(ShardRun(path, start, count, shape))
+        path, start, shape, count = ref.path, ref.offset, tuple(ref.shape), 1
+        size = math.prod(shape)
+        end = start + size
+    if path is not None:
+        runs.append(ShardRun(path, start, count, shape))
+    return runs
+
+
 class ShardReader:
-    """Reads ShardSlices in order, one file in memory at a time; with `remove`, a file is
-    removed once the reader has moved past it (the slices of one file are contiguous in the
+    """Reads ShardRuns in order, one file in memory at a time; with `remove`, a file is
+    removed once the reader has moved past it (the samples of one file are contiguous in the
     store's order)."""
 
     def __init__(self, remove: bool = True):
@@ -49,11 +80,13 @@ class ShardReader:
         self.path: str | None = None
         self.data = np.zeros(0, np.float32)
 
-    def read(self, ref: ShardSlice) -> np.ndarray:
-        if ref.path != self.path:
+    def read(self, run: ShardRun) -> np.ndarray:
+        """The run's samples, (count, *shape)."""
+        if run.path != self.path:
             self.close()
-            self.path, self.data = ref.path, np.fromfile(ref.path, np.float32)
-        return self.data[ref.offset:ref.offset + ref.size].reshape(ref.shape)
+            self.path, self.data = run.path, np.fromfile(run.path, np.float32)
+        size = math.prod(run.shape)
+        return self.data[run.offset:run.offset + run.count * size].reshape((run.count, *run.shape))
 
     def close(self) -> None:
         if self.path is not None and self.remove:

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .chunk_targets import ChunkTarget, H5Chunks, H5InPlace, ZarrChunks, can_write_in_place
-from .handoff import ShardReader, spill
+from .handoff import ShardReader, runs_of, spill
 
 FORMAT_NAME = "skeltools-store"
 FORMAT_VERSION = 2   # 2: the full-length sequences of --keep-full are full/ (raw/ in version 1)
@@ -54,10 +54,10 @@ def chunk_checksum(block: np.ndarray) -> int:
     return zlib.crc32(np.ascontiguousarray(block).view(np.uint8).reshape(-1)) & 0xFFFFFFFF
 
 
-def scaled_block(refs: list, scale: float, reader: ShardReader) -> tuple[np.ndarray, int]:
-    """One chunk of poses from its samples' hand-off slices, divided by `scale` (float32),
-    and the chunk's crc32 (as `skel check` recomputes it)."""
-    block = np.stack([reader.read(ref) for ref in refs])
+def scaled_block(runs: list, scale: float, reader: ShardReader) -> tuple[np.ndarray, int]:
+    """One chunk of poses from its samples' hand-off runs (ShardRun), divided by `scale`
+    (float32), and the chunk's crc32 (as `skel check` recomputes it)."""
+    block = np.concatenate([reader.read(run) for run in runs])
     block /= np.float32(scale)
     return block, chunk_checksum(block)
 
@@ -68,8 +68,8 @@ def scaled_blocks_here(chunks: list[list], scale: float, target: ChunkTarget | N
     removed as they are passed."""
     reader = ShardReader()
     try:
-        for k, refs in enumerate(chunks):
-            block, digest = scaled_block(refs, scale, reader)
+        for k, runs in enumerate(chunks):
+            block, digest = scaled_block(runs, scale, reader)
             if target is not None:
                 target.write(k, block)
                 block = None
@@ -566,7 +566,7 @@ class StoreWriter:
         written in place by whoever makes them (skeltools/chunk_targets.py). `blocks(chunks,
         scale, target)`, if given, makes them elsewhere (prepare's workers) and yields (k,
         block or None, crc32) in order; else they are made here."""
-        chunks = [self._refs[lo:lo + self.chunk] for lo in range(0, len(self._refs), self.chunk)]
+        chunks = [runs_of(self._refs[lo:lo + self.chunk]) for lo in range(0, len(self._refs), self.chunk)]
         self._ensure_space(len(self._refs) * int(np.prod(self.sample_shape)) * 4)
         target = self._b.create_for_direct_writes("poses", (len(self._refs), *self.sample_shape),
                                                   (self.chunk, *self.sample_shape), self.compression)

@@ -27,7 +27,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .handoff import ShardReader, ShardSlice, handoff_folder, remove_folder, unpack, write_floats
+from .handoff import ShardReader, ShardRun, handoff_folder, remove_folder, unpack, write_floats
 from .chunk_targets import ChunkTarget
 from .store import StoreError, scaled_block, scaled_blocks_here
 
@@ -75,17 +75,17 @@ def _read_task(context: tuple, span: tuple[int, int]):
     return job.batch(units[span[0]:span[1]])
 
 
-def _commit_task(context: object, task: tuple[list[tuple[int, list[ShardSlice]]], list[str]], scale: float,
+def _commit_task(context: object, task: tuple[list[tuple[int, list[ShardRun]]], list[str]], scale: float,
                  target: ChunkTarget | None, folder: str) -> list[tuple[int, str | None, tuple, int]]:
     """Runs in a worker at commit: first removes the hand-off files no chunk reads any more,
-    then makes each chunk k of the task (its hand-off slices stacked and scaled) and writes
+    then makes each chunk k of the task (its hand-off runs joined and scaled) and writes
     it to `target`, or, without one, to a file for the writer. Returns (k, that file or None,
     shape, crc32) per chunk."""
     group, remove = task
     _remove_files(context, remove)
     reader, out = ShardReader(remove=False), []
-    for k, refs in group:
-        block, digest = scaled_block(refs, scale, reader)
+    for k, runs in group:
+        block, digest = scaled_block(runs, scale, reader)
         if target is None:
             out.append((k, write_floats(folder, [block]), block.shape, digest))
         else:
@@ -216,7 +216,7 @@ class Workers:
             elif p.process.sentinel in ready:      # ended without an answer
                 raise StoreError(died)
 
-    def scaled_blocks(self, chunks: list[list[ShardSlice]], scale: float, target: ChunkTarget | None = None
+    def scaled_blocks(self, chunks: list[list[ShardRun]], scale: float, target: ChunkTarget | None = None
                       ) -> Iterator[tuple[int, np.ndarray | None, int]]:
         """At commit, with the pool still up: the store's chunks made by the workers (read
         from the hand-off files, stacked, scaled, checksummed) and written by them to
@@ -226,7 +226,7 @@ class Workers:
         if self.pool is None or self.handoff is None:
             yield from scaled_blocks_here(chunks, scale, target)
             return
-        last = {ref.path: k for k, refs in enumerate(chunks) for ref in refs}
+        last = {run.path: k for k, runs in enumerate(chunks) for run in runs}
         done_with: dict[int, list[str]] = {}
         for path, k in last.items():
             done_with.setdefault(k, []).append(path)

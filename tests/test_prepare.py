@@ -475,3 +475,22 @@ def test_the_pool_yields_in_unit_order_and_raises_a_task_s_own_error(tmp_path):
         finally:
             pool.close()
     assert got == [u * 10 for u in range(41)] and list(tmp_path.iterdir()) == []
+
+
+def test_hand_off_runs_read_back_the_samples_they_name(tmp_path):
+    """A store chunk names its samples as runs (consecutive samples of one hand-off file):
+    read through the runs, the samples are the ones written, in order, however the files and
+    gaps fall (a sample from another file, a skipped one, a file's end)."""
+    from skeltools.handoff import ShardReader, ShardSlice, runs_of, write_floats
+
+    rng = np.random.default_rng(5)
+    files = [[rng.normal(size=(2, 4, 3, 3)).astype(np.float32) for _ in range(5)] for _ in range(3)]
+    paths = [write_floats(tmp_path, f) for f in files]
+    size = 2 * 4 * 3 * 3
+    picked = [(0, 0), (0, 1), (0, 2), (1, 0), (0, 4), (2, 1), (2, 2), (2, 3), (2, 4), (1, 4)]
+    refs = [ShardSlice(paths[f], i * size, (2, 4, 3, 3)) for f, i in picked]
+    runs = runs_of(refs)
+    assert [(paths.index(r.path), r.offset // size, r.count) for r in runs] == \
+        [(0, 0, 3), (1, 0, 1), (0, 4, 1), (2, 1, 4), (1, 4, 1)]
+    got = np.concatenate([ShardReader(remove=False).read(r) for r in runs])
+    assert np.array_equal(got, np.stack([files[f][i] for f, i in picked]))
