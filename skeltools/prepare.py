@@ -352,9 +352,10 @@ def write_store(spec: DatasetSpec, out: str | Path, results: Iterator, n_units: 
                        desc=f"prepare {spec.name} (compiling kernels on a first run)")
             first = time.perf_counter()
             for unit_name, unit_path, size, seconds, items in results:
-                if bar.n == 0:
+                if first:
                     summary.first_unit_seconds = time.perf_counter() - first
                     bar.set_description(f"prepare {spec.name}")
+                    first = 0.0
                 interrupt.check()
                 summary.bytes_read += size
                 summary.worker_seconds += seconds

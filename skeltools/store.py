@@ -503,6 +503,7 @@ class StoreWriter:
             self._b.create("full/poses", (0, bodies, joints, 3), np.float32, (4096, bodies, joints, 3), compression)
             self._offsets = [0]
         self.meta: dict[str, list] = {k: [] for k in META_DTYPES}
+        self._columns = [(k, self.meta[k]) for k in META_DTYPES if k != "scale"]
 
     @staticmethod
     def partial_path(path: Path) -> Path:
@@ -526,8 +527,9 @@ class StoreWriter:
                 self._ensure_space(poses.nbytes)
                 poses = spill(poses, self.defer_to)
             self._refs.append(poses)
-        for k in META_DTYPES:
-            self.meta[k].append(meta.get(k, 0.0) if k == "scale" else meta[k])   # scale 0: the dataset's
+        for k, column in self._columns:
+            column.append(meta[k])
+        self.meta["scale"].append(meta.get("scale", 0.0))   # 0: the dataset's
         if self.keep_full:
             frames_first = np.moveaxis(full, 1, 0)
             self._full_buf.append(frames_first)

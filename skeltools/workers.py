@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import selectors
 import signal
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
@@ -124,6 +125,7 @@ class Workers:
         self.out = out            # the store being written: the hand-off folder goes beside it
         self.handoff: Path | None = None
         self.pool: list[_Proc] | None = None
+        self._selector: selectors.BaseSelector | None = None
         self.warm_up_seconds = self.warm_up_cpu_seconds = 0.0   # compiling or loading the kernels, once
         self.defer_poses = False  # poses stay in their hand-off files for the writer (open_handoff)
 
@@ -171,6 +173,10 @@ class Workers:
             process.start()
             theirs.close()
             self.pool.append(_Proc(process, mine))
+        self._selector = selectors.DefaultSelector()
+        for i, p in enumerate(self.pool):
+            self._selector.register(p.conn, selectors.EVENT_READ, ("answer", i))
+            self._selector.register(p.process.sentinel, selectors.EVENT_READ, ("exit", i))
 
     def _in_order(self, fn: Callable, tasks: Iterator, died: str) -> Iterator:
         """fn(task) for every task in the pool, results in task order; at most
@@ -204,16 +210,17 @@ class Workers:
             yield value
 
     def _receive(self, answers: dict[int, tuple[bool, object]], died: str) -> None:
-        """Wait for any worker with queued tasks to answer (or to die), and file its answers."""
-        busy = [p for p in self.pool if p.queued]
-        ready = wait([p.conn for p in busy] + [p.process.sentinel for p in busy])
-        for p in busy:
-            if p.conn in ready:
+        """Wait for any worker to answer (or to die: its exit sentinel), and file its answers.
+        One selector for the pool's life (made in _start): a new one per wait cost more than
+        reading the answer."""
+        ready = {key.data for key, _ in self._selector.select()}
+        for i, p in enumerate(self.pool):
+            if ("answer", i) in ready:
                 try:
                     answers[p.queued.popleft()] = p.conn.recv()
-                except (EOFError, OSError):
+                except (EOFError, OSError, IndexError):
                     raise StoreError(died) from None
-            elif p.process.sentinel in ready:      # ended without an answer
+            elif ("exit", i) in ready:             # ended without an answer
                 raise StoreError(died)
 
     def scaled_blocks(self, chunks: list[list[ShardRun]], scale: float, target: ChunkTarget | None = None
@@ -266,6 +273,7 @@ class Workers:
         if self.pool is None:
             return
         pool, self.pool = self.pool, None
+        self._selector.close()
         deadline = time.monotonic() + self.DRAIN_S
         for p in pool:
             try:
