@@ -27,7 +27,8 @@ from .formats.units import RawUnit, units_by_file_name
 from .handoff import pack
 from .kernels import abs_max
 from .manifests import DatasetSpec, Protocol, load_dataset, read_split_file
-from .store import DiskFull, StoreError, StoreWriter, backend_of, is_disk_full, is_tool_store, remove_stale_partials
+from .store import (DiskFull, StoreError, StoreWriter, backend_of, is_disk_full, is_tool_store, load_backend,
+                    remove_stale_partials, writes_in_place)
 from .transform import PlausibilityBounds, TransformParams, transform_sample
 from .workers import Workers
 
@@ -299,6 +300,7 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     if not raw.is_dir():
         raise FileNotFoundError(f"{raw}: not a directory")
     check_out_path(Path(out))
+    load_backend(out)
     units, ignored = find_units(raw, spec)
     if not units:
         raise FileNotFoundError(f"{raw}: no {spec.name} sample files found ({ignored} other files ignored); "
@@ -321,7 +323,8 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     try:
         write_store(spec, out, results, len(units), protocols, protocol_sources, params, summary,
                     keep_full=keep_full, compression=compression, scaling=scaling, progress=progress,
-                    in_process_workers=pool.workers <= 1, defer_to=pool.open_handoff(), blocks=pool.scaled_blocks)
+                    in_process_workers=pool.workers <= 1,
+                    defer_to=pool.open_handoff(single=not writes_in_place(out, compression)), blocks=pool.scaled_blocks)
     finally:
         pool.close()
     summary.warm_up_seconds = pool.warm_up_seconds

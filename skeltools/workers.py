@@ -129,10 +129,11 @@ class Workers:
         self.warm_up_seconds = self.warm_up_cpu_seconds = 0.0   # compiling or loading the kernels, once
         self.defer_poses = False  # poses stay in their hand-off files for the writer (open_handoff)
 
-    def open_handoff(self) -> Path | None:
-        """With a pool: make the hand-off folder now, for a StoreWriter `defer_to` (the poses
-        then stay in their files until the writer's final pass); None with one worker."""
-        if self.workers <= 1 or self.out is None:
+    def open_handoff(self, single: bool = False) -> Path | None:
+        """Make the hand-off folder now, for a StoreWriter `defer_to` (the poses then stay in
+        their files until the writer's final pass): with a pool always, with one worker only
+        when `single` (a store the writer cannot rescale in place); else None."""
+        if self.out is None or (self.workers <= 1 and not single):
             return None
         self.handoff = handoff_folder(self.out)
         self.defer_poses = True
@@ -147,7 +148,12 @@ class Workers:
         warm = job.warm_up()
         self.warm_up_seconds, self.warm_up_cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
         if self.workers <= 1:
-            yield from map(job, units)
+            if self.handoff is None:
+                yield from map(job, units)
+                return
+            job = replace(job, handoff=str(self.handoff))   # poses to hand-off files, as a pool's tasks
+            for lo in range(0, len(units), self.CHUNK):
+                yield from unpack(job.batch(units[lo:lo + self.CHUNK]), self.defer_poses)
             return
         rest = units
         if not warm:

@@ -329,11 +329,14 @@ def small_disk(tmp_path):
     subprocess.run(["umount", str(disk)], capture_output=True)
 
 
-@pytest.mark.parametrize("suffix", [".h5", ".zarr"])
-def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, small_disk, suffix):
+@pytest.mark.parametrize("suffix,workers", [(".h5", 1), (".h5", 2), (".zarr", 1), (".zarr", 2)])
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, small_disk, suffix, workers):
+    """Every way poses reach the disk: HDF5 in place (one worker), hand-off files then chunks
+    written by the workers (a pool, and Zarr with one worker)."""
     corpus = synth("ntu60", tmp_path / "raw", scenes=110, seed=1, rigid=True, broken=False)
     out = subprocess.run([sys.executable, "-m", "cli.skel", "prepare", "ntu60", "--raw", str(corpus.out), "--out",
-                          str(small_disk / f"s{suffix}"), "--quiet", "--compression", "none"],
+                          str(small_disk / f"s{suffix}"), "--quiet", "--compression", "none",
+                          "--workers", str(workers)],
                          capture_output=True, text=True, timeout=300, cwd=REPO)
     assert out.returncode == 2, out.stdout + out.stderr
     assert out.stderr.strip().splitlines() == [f"error: no space left on {small_disk} (nothing written; the partial "
