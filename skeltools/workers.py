@@ -21,15 +21,15 @@ import signal
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from multiprocessing.connection import Connection
 from functools import partial
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
-from .handoff import ShardReader, ShardRun, handoff_folder, remove_folder, unpack, write_floats
 from .chunk_targets import ChunkTarget
+from .handoff import ShardReader, ShardRun, handoff_folder, remove_folder, unpack, write_floats
 from .store import StoreError, scaled_block, scaled_blocks_here
 
 
@@ -64,10 +64,6 @@ class _Proc:
     process: mp.process.BaseProcess
     conn: Connection
     queued: deque = field(default_factory=deque)
-
-
-class _Died(Exception):
-    """A worker process ended while it had work."""
 
 
 def _read_task(context: tuple, span: tuple[int, int]):

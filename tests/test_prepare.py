@@ -364,13 +364,18 @@ def test_arrays_take_the_pipe_when_the_hand_off_folder_cannot_be_written(rigid_c
 
 
 @dataclass(frozen=True)
-class _DyingJob:
-    """A job whose worker dies (as of a crash inside a library) on unit 13."""
+class _StandInJob:
+    """What Workers needs of a job, for the stand-ins below (their `batch` says what they do)."""
 
     handoff: str | None = None
 
     def warm_up(self) -> bool:
         return True
+
+
+@dataclass(frozen=True)
+class _DyingJob(_StandInJob):
+    """A job whose worker dies (as of a crash inside a library) on unit 13."""
 
     def batch(self, units):
         import os
@@ -441,13 +446,8 @@ def test_a_deferring_writer_stores_what_the_plain_writer_stores(tmp_path, suffix
 
 
 @dataclass(frozen=True)
-class _UnevenJob:
+class _UnevenJob(_StandInJob):
     """A job whose tasks take uneven times (so that answers come back out of order)."""
-
-    handoff: str | None = None
-
-    def warm_up(self) -> bool:
-        return True
 
     def batch(self, units):
         import time
