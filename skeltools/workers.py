@@ -111,8 +111,9 @@ class Workers:
     results dropped, and joins the workers. A worker that does not finish within DRAIN_S is
     killed; a worker that dies stops the run with a StoreError instead of a hang."""
 
-    CHUNK = 32                # units per task: each task costs the writer a fixed share, whatever its size
-    TASKS_PER_WORKER = 4      # in flight: memory is bounded at 4 x 32 units a worker
+    CHUNK = 64                # units per task at most: each task costs the writer a fixed share, whatever its size
+    MIN_TASKS_PER_WORKER = 8  # fewer units a task on small corpora, so that the last tasks still balance
+    TASKS_PER_WORKER = 4      # in flight: memory is bounded at 4 x 64 units a worker
     CHUNKS_PER_COMMIT_TASK = 4   # store chunks (64 samples each) per task at commit
     DRAIN_S = 60.0
 
@@ -155,7 +156,8 @@ class Workers:
         if not warm:
             yield job(units[0])
             rest = units[1:]
-        spans = iter([(lo, min(lo + self.CHUNK, len(rest))) for lo in range(0, len(rest), self.CHUNK)])
+        size = max(1, min(self.CHUNK, len(rest) // (self.workers * self.MIN_TASKS_PER_WORKER)))
+        spans = iter([(lo, min(lo + size, len(rest))) for lo in range(0, len(rest), size)])
         if self.handoff is None and self.out is not None:
             self.handoff = handoff_folder(self.out)
         if self.handoff is not None:
