@@ -14,6 +14,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -307,9 +308,10 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
                                 f"expected names like {spec.example}")
     if limit is not None:
         units = units[:limit]
+    pool = Workers(workers or os.cpu_count() or 1, out=Path(out))
     probe = getattr(format_module(spec), "probe_layout", None)
     if probe is not None:
-        spec = replace(spec, layout_name=probe(units, spec))
+        spec = replace(spec, layout_name=probe(units, spec, partial(pool.map, what="probing the raw files")))
     from_files = {p.name: (p, f) for f in split_files for p in read_split_file(f)}
     protocols = [p for p in spec.protocols if p.name not in from_files] + [p for p, _ in from_files.values()]
     protocol_sources = {p.name: "manifest" for p in spec.protocols if p.name not in from_files}
@@ -317,7 +319,6 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     summary = PrepareSummary(out=Path(out), ignored=ignored)
     params = TransformParams(frames=frames, align=align, bounds=dataset_bounds(spec))
     job = _Job(spec, params, keep_full, scaling)
-    pool = Workers(workers or os.cpu_count() or 1, out=Path(out))
     results = ((u.name, u.path, size, seconds, items)
                for u, (size, seconds, items) in zip(units, pool.results(job, units)))
     try:

@@ -66,6 +66,12 @@ class _Proc:
     queued: deque = field(default_factory=deque)
 
 
+def _map_task(context: tuple, span: tuple[int, int]) -> list:
+    """Runs in a worker: fn over items[lo:hi] (context: fn and the items)."""
+    fn, items = context
+    return [fn(x) for x in items[span[0]:span[1]]]
+
+
 def _read_task(context: tuple, span: tuple[int, int]):
     """Runs in a worker: the job's batch of units[lo:hi] (context: the job and the units)."""
     job, units = context
@@ -135,6 +141,22 @@ class Workers:
         self.handoff = handoff_folder(self.out)
         self.defer_poses = True
         return self.handoff
+
+    def map(self, fn: Callable, items: list, what: str = "reading the raw files") -> list:
+        """[fn(x) for x in items], spread over the pool (a pool of its own, ended before
+        `results` starts the readers): for work on every unit that must come before reading,
+        such as probing the files' layout, which would otherwise be serial in this process.
+        `fn` must be picklable where workers are spawned."""
+        if self.workers <= 1 or len(items) < 2:
+            return [fn(x) for x in items]
+        size = max(1, len(items) // (self.workers * self.MIN_TASKS_PER_WORKER))
+        spans = iter([(lo, min(lo + size, len(items))) for lo in range(0, len(items), size)])
+        self._start((fn, items))
+        try:
+            died = f"a worker process died while {what}: nothing was written to {self.out}"
+            return [x for part in self._in_order(_map_task, spans, died) for x in part]
+        finally:
+            self.close_pool()
 
     def results(self, job, units: list) -> Iterator:
         """`job(unit)` for every unit, in order. `job` is prepare's _Job: callable on a unit,

@@ -494,3 +494,21 @@ def test_hand_off_runs_read_back_the_samples_they_name(tmp_path):
         [(0, 0, 3), (1, 0, 1), (0, 4, 1), (2, 0, 2), (2, 3, 2), (1, 4, 1)]
     got = np.concatenate([ShardReader(remove=False).read(r) for r in runs])
     assert np.array_equal(got, np.stack([files[f][i] for f, i in picked]))
+
+
+def _square_where(x):
+    import os
+    return x * x, os.getpid()
+
+
+def test_pool_map_runs_in_the_workers_in_order(tmp_path):
+    """Workers.map (prepare's layout probe) spreads per-unit work over the pool: results in
+    order, none computed in the writing process, the pool ended afterwards."""
+    import os
+
+    from skeltools.workers import Workers
+    pool = Workers(2, out=tmp_path / "s.h5")
+    got = pool.map(_square_where, list(range(100)))
+    assert [v for v, _ in got] == [x * x for x in range(100)]
+    assert os.getpid() not in {pid for _, pid in got} and pool.pool is None
+    assert Workers(1).map(_square_where, [3]) == [(9, os.getpid())]

@@ -9,7 +9,9 @@ non-finite value skips the file.
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -50,6 +52,10 @@ def read_matrix(path: Path, key: str) -> np.ndarray:
     return a
 
 
+def _unit_joint_count(unit: RawUnit, key: str) -> int | None:
+    return joint_count(unit.path, key)
+
+
 def joint_count(path: Path, key: str) -> int | None:
     """The joint count of one file from its matrix shape alone (no data read); None if unreadable."""
     import h5py
@@ -64,13 +70,14 @@ def joint_count(path: Path, key: str) -> int | None:
     return cols // 3 if cols % 3 == 0 else None
 
 
-def probe_layout(units: list[RawUnit], spec) -> str:
+def probe_layout(units: list[RawUnit], spec, map_units: Callable = lambda fn, xs: list(map(fn, xs))) -> str:
     """The layout of the joint count most files have (ties: the manifest's default layout),
     so that one odd file sorting first cannot decide for all; files with another count are
-    skipped by read_unit with a reason."""
+    skipped by read_unit with a reason. `map_units(fn, units)`: prepare passes its pool's map,
+    as opening every file's header costs about as much as a third of reading it."""
     by_joints = spec.extra["layouts_by_joints"]
-    counts = Counter(j for u in units if (j := joint_count(u.path, spec.extra["mat_dataset"])) is not None
-                     and str(j) in by_joints)
+    found = map_units(partial(_unit_joint_count, key=spec.extra["mat_dataset"]), units)
+    counts = Counter(j for j in found if j is not None and str(j) in by_joints)
     if not counts:
         return spec.layout_name
     best = max(counts.values())
