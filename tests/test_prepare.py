@@ -512,3 +512,22 @@ def test_pool_map_runs_in_the_workers_in_order(tmp_path):
     assert [v for v, _ in got] == [x * x for x in range(100)]
     assert os.getpid() not in {pid for _, pid in got} and pool.pool is None
     assert Workers(1).map(_square_where, [3]) == [(9, os.getpid())]
+
+
+@pytest.mark.parametrize("dataset", ["ntu60", "ntu120", "pkummd1", "pkummd2", "nucla", "uwa3d"])
+def test_every_format_warms_up_without_a_raw_file(dataset, monkeypatch):
+    """Each format has a built-in warm-up sample, read by its own parser and transformed like
+    a real one, so that the writing process compiles the kernels and reads no raw file."""
+    import skeltools.prepare as prep
+    from skeltools.transform import TransformParams
+
+    spec = load_dataset(dataset)
+    reader = prep.format_module(spec)
+
+    def no_raw_file(*args, **kwargs):
+        raise AssertionError("the warm-up read a raw unit")
+
+    monkeypatch.setattr(reader, "read_unit", no_raw_file)
+    job = prep._Job(spec, TransformParams(bounds=prep.dataset_bounds(spec)), keep_full=True)
+    sample = reader.warm_up_sample(spec.layout.n_joints)
+    assert job.warm_up() is True and sample.xyz.shape[1:] == (spec.layout.n_joints, 3) and len(sample.frame) >= 2

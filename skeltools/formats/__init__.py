@@ -4,7 +4,9 @@ Each module is a `FormatReader`: `read_unit` turns one raw unit (a file or a fol
 (name, fields, RawSample or Skipped) items, or raises `SampleError` whose message names the
 problem. A module may also define `find_units(raw_dir, spec)` (default: match file names)
 and `probe_layout(units, spec, map_units)` (the joint layout, when the files decide it;
-`map_units(fn, units)` spreads the per-file work over prepare's pool). The numba
+`map_units(fn, units)` spreads the per-file work over prepare's pool), and every module has
+`warm_up_sample(n_joints)`: a small sample made in memory through its own parser, on which
+prepare compiles the kernels before it forks, so that it reads no raw file itself. The numba
 kernels that do the byte parsing are pure functions over arrays and do no I/O.
 """
 from __future__ import annotations

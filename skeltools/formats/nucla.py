@@ -92,20 +92,35 @@ def read_unit(unit: RawUnit, spec) -> list:
     files = frame_files(unit.path, re.compile(spec.extra["frame_file_pattern"]))
     if not files:
         raise SampleError("no frame_<n>_tc_<tc>_skeletons.txt files in the folder")
+    return [(unit.name, unit.fields, sample_of_frames([(p.name, p.read_bytes()) for p in files], J))]
+
+
+def sample_of_frames(frames: list[tuple[str, bytes]], n_joints: int) -> RawSample:
+    """One sequence from its frame files' (name, bytes), in order: in each frame the nearest
+    skeleton (smallest mean depth); an empty or short frame is dropped."""
     pow10 = pow10_table()
     kept_frames, kept_xyz = [], []
-    for t, path in enumerate(files):
-        data = path.read_bytes()
-        err, line, k, xyz = parse_frame(np.frombuffer(data.replace(b",", b" "), dtype=np.uint8), J, pow10)
+    for t, (name, data) in enumerate(frames):
+        err, line, k, xyz = parse_frame(np.frombuffer(data.replace(b",", b" "), dtype=np.uint8), n_joints, pow10)
         if err not in (OK, ERR_TRUNCATED):
-            raise SampleError(f"{line_end_problem(data) or MESSAGES.get(err, err)} in {path.name} (line {line})")
+            raise SampleError(f"{line_end_problem(data) or MESSAGES.get(err, err)} in {name} (line {line})")
         if k == 0:
             continue  # empty or short frame file: dropped
         kept_frames.append(t)
         kept_xyz.append(xyz[np.argmin(xyz[:k, :, 2].mean(axis=1))])
     if not kept_frames:
-        raise SampleError(f"all frames empty: {len(files)} frame files, none with a whole skeleton")
-    xyz = np.stack(kept_xyz)
-    return [(unit.name, unit.fields, RawSample(frame=np.array(kept_frames, np.int32),
-                                              body_id=np.zeros(len(kept_frames), np.int64), xyz=xyz,
-                                              n_frames=len(files)))]
+        raise SampleError(f"all frames empty: {len(frames)} frame files, none with a whole skeleton")
+    return RawSample(frame=np.array(kept_frames, np.int32), body_id=np.zeros(len(kept_frames), np.int64),
+                     xyz=np.stack(kept_xyz), n_frames=len(frames))
+
+
+def warm_up_sample(n_joints: int = 20) -> RawSample:
+    """A small valid sample, parsed from frame texts built here, that `prepare` runs through
+    every kernel before it forks its workers (so that no raw file is read in the writing
+    process)."""
+    rng = np.random.default_rng(0)
+    frames = []
+    for t, joints in enumerate(rng.normal(0.0, 0.3, (4, n_joints, 3)) + [0.0, 0.0, 3.0]):
+        lines = ["1"] + [f"{x:.7f},{y:.7f},{z:.7f},2" for x, y, z in joints]
+        frames.append((f"frame_{t}", ("\r\n".join(lines) + "\r\n").encode()))
+    return sample_of_frames(frames, n_joints)

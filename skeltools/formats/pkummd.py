@@ -106,7 +106,11 @@ def read_labels(path: Path) -> list[tuple[int, tuple[int, int, int] | Skipped]]:
 
 
 def read_skeleton_rows(path: Path, n_values: int) -> np.ndarray:
-    data = path.read_bytes()
+    return rows_of_bytes(path.read_bytes(), n_values)
+
+
+def rows_of_bytes(data: bytes, n_values: int) -> np.ndarray:
+    """The frames x n_values matrix of a skeleton file's bytes; SampleError names a problem."""
     if not data.strip():
         raise SampleError("empty skeleton file")
     if (why := line_end_problem(data)) is not None:
@@ -135,6 +139,15 @@ def instance_sample(rows: np.ndarray, start: int, end: int, joints: int) -> RawS
     present = np.abs(seg).sum(axis=(2, 3)) > 0          # (L, bodies)
     t, b = np.nonzero(present)
     return RawSample(frame=t.astype(np.int32), body_id=b.astype(np.int64), xyz=seg[t, b], n_frames=len(seg))
+
+
+def warm_up_sample(n_joints: int = 25) -> RawSample:
+    """A small valid sample, parsed from text built here, that `prepare` runs through every
+    kernel before it forks its workers (so that no raw file is read in the writing process)."""
+    rng = np.random.default_rng(0)
+    frames = rng.normal(0.0, 0.3, (4, 2 * n_joints, 3)) + [0.0, 0.0, 3.0]
+    text = "".join(" ".join(f"{v:.6f}" for v in frame.reshape(-1)) + "\r\n" for frame in frames)
+    return instance_sample(rows_of_bytes(text.encode(), 2 * n_joints * 3), 1, len(frames), n_joints)
 
 
 def read_unit(unit: RawUnit, spec) -> list:

@@ -94,10 +94,23 @@ def read_unit(unit: RawUnit, spec) -> list:
         known = ", ".join(spec.extra["layouts_by_joints"])
         raise SampleError(f"wrong joint count: {J} joints, but this store's layout {spec.layout.name} (the joint count of most files) "
                           f"has {spec.layout.n_joints} (supported joint counts: {known})")
-    xyz = a.reshape(len(a), J, 3).astype(np.float32)
+    return [(unit.name, unit.fields, sample_of_matrix(a))]
+
+
+def sample_of_matrix(a: np.ndarray) -> RawSample:
+    """One body's frames from a frames x (J*3) matrix: all-zero frames dropped, a non-finite
+    value anywhere a broken sample."""
+    xyz = a.reshape(len(a), a.shape[1] // 3, 3).astype(np.float32)
     finite = np.isfinite(xyz).all(axis=(1, 2))
     if not finite.all():
         raise SampleError(f"non-finite coordinates (NaN or inf) in frame {int(np.argmin(finite)) + 1}")
     kept = np.flatnonzero(np.abs(xyz).sum(axis=(1, 2)) > 0)
-    return [(unit.name, unit.fields, RawSample(frame=kept.astype(np.int32), body_id=np.zeros(len(kept), np.int64),
-                                              xyz=xyz[kept], n_frames=len(xyz)))]
+    return RawSample(frame=kept.astype(np.int32), body_id=np.zeros(len(kept), np.int64), xyz=xyz[kept],
+                     n_frames=len(xyz))
+
+
+def warm_up_sample(n_joints: int = 15) -> RawSample:
+    """A small valid sample made here, that `prepare` runs through every kernel before it
+    forks its workers (so that no raw file is read in the writing process)."""
+    rng = np.random.default_rng(0)
+    return sample_of_matrix((rng.normal(0.0, 0.3, (4, n_joints, 3)) + [0.0, 0.0, 3.0]).reshape(4, -1))
