@@ -19,7 +19,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .chunk_targets import ChunkTarget, H5Chunks, H5InPlace, ZarrChunks, can_write_in_place
+from .chunk_targets import (ChunkTarget, EncodedChunk, H5Chunks, H5EncodedChunks, H5InPlace, ZarrChunks,
+                            can_write_in_place)
 from .handoff import ShardReader, runs_of, spill
 
 FORMAT_NAME = "skeltools-store"
@@ -63,18 +64,26 @@ def scaled_block(runs: list, scale: float, reader: ShardReader) -> tuple[np.ndar
     return block, chunk_checksum(block)
 
 
+def deliver(target: ChunkTarget | None, k: int, block: np.ndarray):
+    """What becomes of chunk k where it is made: written to `target` (None returned), encoded
+    for it (an EncodedChunk for the writing process to store), or, without a target, the
+    block itself for the writing process to write."""
+    if target is None:
+        return block
+    if isinstance(target, H5EncodedChunks):
+        return target.encode(block)
+    target.write(k, block)
+    return None
+
+
 def scaled_blocks_here(chunks: list[list], scale: float, target: ChunkTarget | None = None):
-    """The chunks made in this process, in order, as (k, block, crc32): written to `target`
-    here when there is one (block then None), else left to the caller. Hand-off files are
-    removed as they are passed."""
+    """The chunks made in this process, in order, as (k, what `deliver` made of it, crc32).
+    Hand-off files are removed as they are passed."""
     reader = ShardReader()
     try:
         for k, runs in enumerate(chunks):
             block, digest = scaled_block(runs, scale, reader)
-            if target is not None:
-                target.write(k, block)
-                block = None
-            yield k, block, digest
+            yield k, deliver(target, k, block), digest
     finally:
         reader.close()
 
@@ -210,10 +219,15 @@ class _H5:
         self.f.create_dataset(key, shape=shape, maxshape=(None,) + tuple(shape[1:]), dtype=dtype, chunks=chunks, **opts)
 
     def create_for_direct_writes(self, key: str, shape: tuple, chunks: tuple, compression: str | None
-                                 ) -> H5Chunks | None:
-        """A float32 array of final shape whose chunks other processes write in place
-        (skeltools/chunk_targets.py): uncompressed, every chunk allocated now, no fill. None
-        when compressed: HDF5's filters must run in this process, which then writes it."""
+                                 ) -> H5Chunks | H5EncodedChunks | None:
+        """A float32 array of final shape whose chunks are made elsewhere (skeltools/
+        chunk_targets.py): uncompressed, every chunk allocated now, no fill, and written in
+        place by other processes; compressed, encoded by them and stored here as they come
+        (`write_encoded`). None without pwrite: this process writes every chunk."""
+        opts = H5_COMPRESSION[compression or DEFAULT_COMPRESSION["hdf5"]]
+        if opts:
+            self.create(key, shape, np.float32, chunks, compression)
+            return H5EncodedChunks(chunks[0], dict(opts))
         ds = self._create_early(key, shape, chunks, compression)
         if ds is None:
             return None
@@ -222,6 +236,11 @@ class _H5:
                         for lo in range(0, shape[0], chunks[0]))
         self.f.flush()            # the allocation is on disk before anyone writes into it
         return H5Chunks(self.f.filename, offsets, chunks[0], int(np.prod(chunks)) * 4)
+
+    def write_encoded(self, key: str, k: int, chunk: EncodedChunk) -> None:
+        """Store chunk k of `key` as HDF5's filters made it (H5EncodedChunks)."""
+        ds = self.f[key]
+        ds.id.write_direct_chunk((k * ds.chunks[0],) + (0,) * (ds.ndim - 1), chunk.data, chunk.filter_mask)
 
     def create_in_place(self, key: str, shape: tuple, chunks: tuple, compression: str | None) -> H5InPlace | None:
         """A float32 array to append to and rescale chunk by chunk at its offsets in the file
@@ -592,11 +611,14 @@ class StoreWriter:
         target = self._b.create_for_direct_writes("poses", (len(self._refs), *self.sample_shape),
                                                   (self.chunk, *self.sample_shape), self.compression)
         digests = []
-        for k, block, digest in (blocks or scaled_blocks_here)(chunks, scale, target):
+        for k, made, digest in (blocks or scaled_blocks_here)(chunks, scale, target):
             interrupted()
-            if block is not None:     # no target (compressed HDF5): written here
-                self._ensure_space(block.nbytes)
-                self._b.write("poses", slice(k * self.chunk, k * self.chunk + len(block)), block)
+            if isinstance(made, EncodedChunk):     # compressed HDF5: stored as encoded
+                self._ensure_space(len(made.data))
+                self._b.write_encoded("poses", k, made)
+            elif made is not None:                 # no target: written here
+                self._ensure_space(made.nbytes)
+                self._b.write("poses", slice(k * self.chunk, k * self.chunk + len(made)), made)
             digests.append(digest)
         return np.asarray(digests, np.uint32)
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from .chunk_targets import ChunkTarget
 from .handoff import ShardReader, ShardRun, handoff_folder, remove_folder, unpack, write_floats
-from .store import StoreError, scaled_block, scaled_blocks_here
+from .store import StoreError, deliver, scaled_block, scaled_blocks_here
 
 
 def _serve(conn: Connection, context: object) -> None:
@@ -79,21 +79,20 @@ def _read_task(context: tuple, span: tuple[int, int]):
 
 
 def _commit_task(context: object, task: tuple[list[tuple[int, list[ShardRun]]], list[str]], scale: float,
-                 target: ChunkTarget | None, folder: str) -> list[tuple[int, str | None, tuple, int]]:
+                 target: ChunkTarget | None, folder: str) -> list[tuple[int, object, int]]:
     """Runs in a worker at commit: first removes the hand-off files no chunk reads any more,
-    then makes each chunk k of the task (its hand-off runs joined and scaled) and writes
-    it to `target`, or, without one, to a file for the writer. Returns (k, that file or None,
-    shape, crc32) per chunk."""
+    then makes each chunk k of the task (its hand-off runs joined and scaled) and `deliver`s
+    it: written to `target` (None), encoded for it (an EncodedChunk) or, without a target,
+    written to a file for the writer ((path, shape)). Returns (k, that, crc32) per chunk."""
     group, remove = task
     _remove_files(context, remove)
     reader, out = ShardReader(remove=False), []
     for k, runs in group:
         block, digest = scaled_block(runs, scale, reader)
-        if target is None:
-            out.append((k, write_floats(folder, [block]), block.shape, digest))
-        else:
-            target.write(k, block)
-            out.append((k, None, block.shape, digest))
+        made = deliver(target, k, block)
+        if isinstance(made, np.ndarray):        # no target: the block goes back by file
+            made = (write_floats(folder, [made]), made.shape)
+        out.append((k, made, digest))
     return out
 
 
@@ -250,11 +249,11 @@ class Workers:
                 raise StoreError(died)
 
     def scaled_blocks(self, chunks: list[list[ShardRun]], scale: float, target: ChunkTarget | None = None
-                      ) -> Iterator[tuple[int, np.ndarray | None, int]]:
+                      ) -> Iterator[tuple[int, object, int]]:
         """At commit, with the pool still up: the store's chunks made by the workers (read
-        from the hand-off files, stacked, scaled, checksummed) and written by them to
-        `target` (or, without one, handed back: block not None), as (k, block, crc32) in
-        order. A hand-off file is removed by a worker once every chunk that reads it is done
+        from the hand-off files, stacked, scaled, checksummed) and delivered by them
+        (store.deliver: written to `target`, encoded for it, or handed back as a block), as
+        (k, None / EncodedChunk / block, crc32) in order. A hand-off file is removed by a worker once every chunk that reads it is done
         (the files freed by one result travel with a later task; the last ones at the end)."""
         if self.pool is None or self.handoff is None:
             yield from scaled_blocks_here(chunks, scale, target)
@@ -274,13 +273,13 @@ class Workers:
 
         make = partial(_commit_task, scale=scale, target=target, folder=str(self.handoff))   # picklable
         died = f"a worker process died while writing {self.out}: nothing was written"
-        for made in self._in_order(make, tasks(), died):
-            for k, path, shape, digest in made:
-                block = None
-                if path is not None:
-                    block = np.fromfile(path, np.float32).reshape(shape)
+        for answer in self._in_order(make, tasks(), died):
+            for k, made, digest in answer:
+                if isinstance(made, tuple):        # a block handed back by file
+                    path, shape = made
+                    made = np.fromfile(path, np.float32).reshape(shape)
                     os.unlink(path)
-                yield k, block, digest
+                yield k, made, digest
                 freed.extend(done_with.get(k, ()))
         parts = [freed[i::self.workers] for i in range(self.workers)]
         list(self._in_order(_remove_files, iter(parts), died))

@@ -113,6 +113,25 @@ def test_zarr_equals_hdf5_and_workers_do_not_change_output(rigid_corpus, rigid_s
         assert np.array_equal(np.asarray(got[k]), np.asarray(ref[k])), k
 
 
+@pytest.mark.parametrize("compression", ["gzip", "lzf"])
+def test_compressed_hdf5_from_a_pool_equals_the_uncompressed_store(rigid_corpus, rigid_store, tmp_path, compression):
+    """With a pool, compressed chunks are encoded by the workers (HDF5's own filters on a
+    one-chunk file in memory) and stored as they are: the store reads back the same values
+    as the uncompressed one, declares its filters, and passes `skel check`."""
+    import h5py
+
+    from skeltools.check import check_store
+
+    out = tmp_path / f"{compression}.h5"
+    prepare("ntu60", rigid_corpus.out, out, workers=2, keep_full=True, progress=False, compression=compression)
+    ref, _ = arrays(rigid_store[0])
+    got, _ = arrays(out)
+    assert all(np.array_equal(np.asarray(got[k]), np.asarray(ref[k])) for k in ref)
+    with h5py.File(out) as f:
+        assert f["poses"].compression == compression and f["poses"].shuffle
+    assert check_store(out)[0] == []
+
+
 def test_no_align_store_is_marked(rigid_corpus, tmp_path):
     s = prepare("ntu60", rigid_corpus.out, tmp_path / "na.h5", align=False, workers=1, limit=6, progress=False)
     with Store(tmp_path / "na.h5") as st:
@@ -414,7 +433,7 @@ def test_a_failure_while_the_workers_make_the_chunks_leaves_nothing(rigid_corpus
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("suffix,compression", [(".h5", None), (".h5", "gzip"), (".zarr", None)])
+@pytest.mark.parametrize("suffix,compression", [(".h5", None), (".h5", "gzip"), (".h5", "lzf"), (".zarr", None)])
 def test_a_deferring_writer_stores_what_the_plain_writer_stores(tmp_path, suffix, compression):
     """StoreWriter(defer_to=...): poses spilled to files and written once at commit, scaled
     (uncompressed HDF5 and Zarr: written in place through skeltools/chunk_targets.py, the
