@@ -354,12 +354,12 @@ def write_store(spec: DatasetSpec, out: str | Path, results: Iterator, n_units: 
                                                     compression=compression, defer_to=defer_to) as writer:
             bar = tqdm(total=n_units, unit="file", disable=not progress,
                        desc=f"prepare {spec.name} (compiling kernels on a first run)")
-            first = time.perf_counter()
+            first, started = time.perf_counter(), False
             for unit_name, unit_path, size, seconds, items in results:
-                if first:
+                if not started:      # once (a disabled bar's n stays 0)
                     summary.first_unit_seconds = time.perf_counter() - first
                     bar.set_description(f"prepare {spec.name}")
-                    first = 0.0
+                    started = True
                 interrupt.check()
                 summary.bytes_read += size
                 summary.worker_seconds += seconds
