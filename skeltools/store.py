@@ -184,8 +184,14 @@ def writes_in_place(path: str | Path, compression: str | None) -> bool:
     (uncompressed HDF5, H5InPlace). Elsewhere its second pass reads, rescales and rewrites
     every chunk through the library (for Zarr: decoding and encoding it again), and a
     single-process prepare defers the poses to hand-off files instead."""
-    return backend_of(path) == "hdf5" and not H5_COMPRESSION.get(compression or DEFAULT_COMPRESSION["hdf5"]) \
-        and can_write_in_place()
+    name = compression or DEFAULT_COMPRESSION["hdf5"]
+    return backend_of(path) == "hdf5" and name in H5_COMPRESSION and not h5_options(name) and can_write_in_place()
+
+
+def h5_options(compression: str | None) -> dict:
+    """create_dataset's filter options for an HDF5 compression name (None: the default);
+    empty for an uncompressed store."""
+    return H5_COMPRESSION[compression or DEFAULT_COMPRESSION["hdf5"]]
 
 
 def compression_names() -> list[str]:
@@ -215,7 +221,7 @@ class _H5:
     def create(self, key: str, shape: tuple, dtype: Any, chunks: tuple, compression: str | None) -> None:
         if dtype is str:
             dtype = self.h5py.string_dtype()
-        opts = H5_COMPRESSION[compression or DEFAULT_COMPRESSION["hdf5"]]
+        opts = h5_options(compression)
         self.f.create_dataset(key, shape=shape, maxshape=(None,) + tuple(shape[1:]), dtype=dtype, chunks=chunks, **opts)
 
     def create_for_direct_writes(self, key: str, shape: tuple, chunks: tuple, compression: str | None
@@ -224,7 +230,7 @@ class _H5:
         chunk_targets.py): uncompressed, every chunk allocated now, no fill, and written in
         place by other processes; compressed, encoded by them and stored here as they come
         (`write_encoded`). None without pwrite: this process writes every chunk."""
-        opts = H5_COMPRESSION[compression or DEFAULT_COMPRESSION["hdf5"]]
+        opts = h5_options(compression)
         if opts:
             self.create(key, shape, np.float32, chunks, compression)
             return H5EncodedChunks(chunks[0], dict(opts))
@@ -251,7 +257,7 @@ class _H5:
     def _create_early(self, key: str, shape: tuple, chunks: tuple, compression: str | None):
         """Uncompressed: the dataset with every chunk allocated when its extent is (no fill),
         for writes at known offsets. Compressed, or without pwrite: made plainly, None."""
-        if H5_COMPRESSION[compression or DEFAULT_COMPRESSION["hdf5"]] or not can_write_in_place():
+        if h5_options(compression) or not can_write_in_place():
             self.create(key, shape, np.float32, chunks, compression)
             return None
         dcpl = self.h5py.h5p.create(self.h5py.h5p.DATASET_CREATE)
