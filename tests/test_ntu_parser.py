@@ -177,3 +177,52 @@ def test_import_and_help_compile_nothing():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def _random_number(rng) -> str:
+    """A coordinate in one of the spellings a writer may use (plain, signed, padded, exponent,
+    no leading digit, many digits), so that each side of the byte-parallel path's limits is hit."""
+    v = rng.normal(0, 1) * 10.0 ** rng.integers(-4, 9)
+    form = rng.integers(16)
+    if form >= 9:
+        return f"{rng.normal(0, 1):.{rng.integers(1, 11)}f}"
+    if form == 0:
+        return f"{v:.{rng.integers(0, 13)}f}"
+    if form == 1:
+        return f"{v:+.{rng.integers(1, 8)}f}"
+    if form == 2:
+        return f"{v:.6e}" if rng.integers(2) else f"{v:.7E}"
+    if form == 3:
+        return ("-" if v < 0 else "") + "0" * int(rng.integers(1, 6)) + f"{abs(v):.4f}"
+    if form == 4:
+        return f"{v:.5f}".replace("0.", ".", 1)
+    if form == 5:
+        return f"{int(v)}" + ("." if rng.integers(2) else "")
+    return f"{v:.{rng.integers(4, 9)}g}" if form == 6 else repr(float(np.float32(v)))
+
+
+def _random_joint_line(rng) -> str:
+    blanks = [" ", "  ", "\t", " \r ", " " * int(rng.integers(2, 50))]
+    fields = [_random_number(rng) for _ in range(3)]
+    rest = [str(rng.choice(["0", "2", "277.419", "-0.2059419", "1036.2337", "8.157031E-05", "1" * 25, "a\x01b", "\x7f"],
+                           p=[0.2, 0.2, 0.2, 0.2, 0.1, 0.04, 0.02, 0.02, 0.02])) for _ in range(9)]
+    gaps = [str(rng.choice(blanks, p=[0.96, 0.01, 0.01, 0.01, 0.01])) for _ in range(11)]
+    lead = str(rng.choice(["", " ", "\t", " " * 70], p=[0.94, 0.02, 0.02, 0.02]))
+    return lead + "".join(f + g for f, g in zip(fields + rest, gaps + [""]))
+
+
+def test_every_line_shape_reads_as_python_float_then_float32():
+    """Joint lines of random shapes (spellings, blanks, tabs, CRs, fields that cross 64-byte
+    windows, lines of over 128 bytes, control characters in unused fields), against a
+    reference that splits the bytes and calls float()."""
+    rng = np.random.default_rng(7)
+    frames = 40
+    lines = [str(frames)]
+    for _ in range(frames):
+        lines += ["1", "7 0 1 1 1 1 0 0 0 2", "25"] + [_random_joint_line(rng) for _ in range(25)]
+    data = ("\n".join(lines) + "\n").encode()
+    rows = data.split(b"\n")
+    want = [[float(v) for v in row.split()[:3]] for i, row in enumerate(rows[1:-1]) if i % 28 >= 3]
+    s = parse_ntu_bytes(data)
+    assert s.n_frames == frames
+    assert np.array_equal(s.xyz.reshape(-1, 3), np.array(want, np.float32))

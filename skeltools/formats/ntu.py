@@ -3,10 +3,12 @@
 The whole file is read once as bytes and parsed by one compiled kernel that checks the
 declared counts against the content line by line; only x, y, z of each joint (and the
 body ID) are parsed, the other fields are counted but not parsed, which halves the cost.
-A joint line of the usual form takes a fast path (unsigned positions, an integer mantissa
-and one exact division); any other line takes the general path, which also names what is
-wrong. Every coordinate equals Python's float() of its text, rounded to float32: numbers
-outside the exact fast path are re-read with float().
+A joint line takes the first of three paths that accepts it: the byte-parallel one
+(`_swar_joint_line`: 64 bytes classified at once, x y z of the plain [-]d.ddd form read
+eight digits at a time, no branch on the data), the scalar fast path (exponents, signs;
+unsigned positions, an integer mantissa and one exact division), and the general path,
+which also names what is wrong. Every coordinate equals Python's float() of its text,
+rounded to float32: numbers outside the exact fast paths are re-read with float().
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import numpy as np
 from numba import njit, uint64
 
 from .raw_sample import RawSample, SampleError
+from .simd import BLOCK, classify, digits_ending_at, load_u8, popcount, trailing_zeros
 from .text_kernels import (ERR_BAD_COUNT, ERR_EMPTY, ERR_JOINT_COUNT, ERR_LONG_LINE, ERR_NOT_INTEGER, ERR_SHORT_LINE,
                            ERR_TRAILING, ERR_TRUNCATED, MESSAGES, OK, count_fields, end_line, line_end_problem,
                            pow10_table, read_decimal, read_number, skip_blank_lines)
@@ -25,6 +28,8 @@ JOINT_VALUES = 12
 MAX_BODIES_PER_FRAME = 64
 MIN_JOINT_LINE_BYTES = 2 * JOINT_VALUES   # twelve one-character fields and their separators
 REPAIRS = 256   # numbers per file re-read with float() before the kernel runs again with more room
+_POWERS = tuple(10.0 ** k for k in range(16))   # exact doubles
+_INT_POWERS = tuple(10 ** k for k in range(16))
 
 
 @njit(cache=True)
@@ -124,6 +129,79 @@ def _simple_joint_line(buf, pos, xyz, r, j, pow10):
     return count == JOINT_VALUES - 3, np.int64(p)
 
 
+@njit(cache=True, inline="always")
+def _swar_number(base, start, sep, dot, digit):
+    """The number whose field begins at or after offset `start` of the 64-byte window at
+    address `base`, read from the window's masks: [-] digits [. digits], at most 8 digits
+    before the point and 15 in all (so exact, as float()). Returns (ok, value, offset of the
+    byte after it); not ok for any other form, or a field that does not end in the window."""
+    one = uint64(1)
+    if start >= uint64(BLOCK):
+        return False, 0.0, start
+    s = start + trailing_zeros(~sep >> start)          # past the blanks
+    if s >= uint64(BLOCK):
+        return False, 0.0, s
+    e = s + trailing_zeros(sep >> s)                    # the first separator after the field
+    if e >= uint64(BLOCK):
+        return False, 0.0, e
+    neg = load_u8(base + s) == 45
+    s1 = s + (one if neg else uint64(0))
+    d = s1 + trailing_zeros(dot >> s1)                  # the point, if the field has one
+    has_dot = d < e
+    n_int = (d if has_dot else e) - s1
+    n_frac = e - d - one if has_dot else uint64(0)
+    field = (((one << e) - one) >> s1) << s1
+    wanted = field & ~((one << d) if has_dot else uint64(0))
+    if (digit & field) != wanted or n_int > uint64(8) or n_int + n_frac > uint64(15) or n_int + n_frac == 0:
+        return False, 0.0, e
+    # the usual shapes (one digit before the point, at most eight after it) take one word each
+    whole = uint64(load_u8(base + s1)) - uint64(48) if n_int == one else digits_ending_at(base + s1 + n_int, n_int)
+    if n_frac <= uint64(8):
+        frac = digits_ending_at(base + e, n_frac)
+    else:
+        frac = digits_ending_at(base + e - uint64(8), n_frac - uint64(8)) * uint64(100000000) + \
+            digits_ending_at(base + e, uint64(8))
+    value = float(whole * uint64(_INT_POWERS[n_frac]) + frac) / _POWERS[n_frac]
+    return True, -value if neg else value, e
+
+
+@njit(cache=True, inline="always")
+def _swar_joint_line(base, limit):
+    """The byte-parallel fast path for the joint line at address `base` (which needs 16
+    readable bytes before it, and 64 after it; `limit` is the buffer's end): x y z by
+    `_swar_number` from one window's masks, then the fields up to the newline counted 64
+    bytes at a time. Returns (True, address of the newline, x, y, z) for a line of exactly
+    twelve fields whose x y z it could read, else (False, ...) and the scalar paths read it."""
+    one = uint64(1)
+    p = base
+    newline, sep, dot, digit, control = classify(p)
+    ok0, x, e = _swar_number(p, uint64(0), sep, dot, digit)
+    ok1, y, e = _swar_number(p, e, sep, dot, digit)
+    ok2, z, e = _swar_number(p, e, sep, dot, digit)
+    if not (ok0 and ok1 and ok2) or ((newline | control) & ((uint64(2) << e) - one)) != 0:
+        return False, p, x, y, z
+    count = uint64(0)
+    keep = ~uint64(0) << e
+    carry = uint64(0)                # (bit 0 of the first window lies before e: masked by keep)
+    while True:
+        starts = ~sep & ((sep << one) | carry)
+        ends = newline & keep
+        if ends != 0:
+            keep &= (ends & (~ends + one)) - one
+            count += popcount(starts & keep)
+            good = (control & keep) == 0 and count == uint64(JOINT_VALUES - 3)
+            return good, p + trailing_zeros(ends), x, y, z
+        count += popcount(starts & keep)
+        if (control & keep) != 0:
+            return False, p, x, y, z
+        carry = sep >> uint64(BLOCK - 1)
+        keep = ~uint64(0)
+        p += uint64(BLOCK)
+        if p + uint64(BLOCK) > limit:
+            return False, p, x, y, z
+        newline, sep, dot, digit, control = classify(p)
+
+
 @njit(cache=True)
 def parse_skeleton(buf, n_joints, max_records, pow10, max_repairs):
     """Parse `.skeleton` bytes.
@@ -150,6 +228,8 @@ def parse_skeleton(buf, n_joints, max_records, pow10, max_repairs):
         return err, line, 0, 0, 0, rec_frame, rec_id, xyz, n_rep, repairs
     if n_frames < 0 or n_frames > max_records + 1 + n // 2:
         return ERR_BAD_COUNT, 1, n_frames, 0, 0, rec_frame, rec_id, xyz, n_rep, repairs
+    base = uint64(buf.ctypes.data)     # the byte-parallel path reads by address (simd.py says why)
+    limit = base + uint64(n)
     fast = buf[n - 1] == 10            # ends in a newline: the sentinel that stops every loop of the fast path
     r = 0
     for f in range(n_frames):
@@ -180,7 +260,16 @@ def parse_skeleton(buf, n_joints, max_records, pow10, max_repairs):
             if nj != n_joints:
                 return ERR_JOINT_COUNT, line - 1, nj, n_frames, r, rec_frame, rec_id, xyz, n_rep, repairs
             for j in range(n_joints):
-                simple, end = _simple_joint_line(buf, pos, xyz, r, j, pow10) if fast and pos < n else (False, 0)
+                simple = False
+                if 16 <= pos <= n - BLOCK:
+                    simple, at, x, y, z = _swar_joint_line(base + uint64(pos), limit)
+                    if simple:
+                        xyz[r, j, 0] = x
+                        xyz[r, j, 1] = y
+                        xyz[r, j, 2] = z
+                        end = np.int64(at - base)
+                if not simple:
+                    simple, end = _simple_joint_line(buf, pos, xyz, r, j, pow10) if fast and pos < n else (False, 0)
                 if simple:
                     pos = end + 1
                     line += 1
