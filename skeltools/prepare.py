@@ -24,6 +24,7 @@ from tqdm import tqdm
 from . import __version__
 from .formats import FormatReader
 from .formats.raw_sample import SampleError, Skipped, reason_kind  # noqa: F401 - reason_kind re-exported
+from .formats.read_buffer import ReadBuffer
 from .formats.units import RawUnit, units_by_file_name
 from .handoff import pack
 from .kernels import abs_max
@@ -126,6 +127,7 @@ class _Job:
     keep_full: bool
     scaling: str = "dataset"
     handoff: str | None = None   # folder for the arrays of pool tasks (skeltools/handoff.py)
+    buffer: ReadBuffer = field(default_factory=ReadBuffer, compare=False, repr=False)   # each process its own
 
     def skip_reason(self, name: str, fields: dict) -> Skipped | None:
         why = self.spec.out_of_range(fields)
@@ -143,7 +145,7 @@ class _Job:
         if why is not None:
             return size, time.thread_time() - start, [(unit.name, unit.fields, why)]
         try:
-            items = format_module(self.spec).read_unit(unit, self.spec)
+            items = format_module(self.spec).read_unit(unit, self.spec, self.buffer)
         except Exception as e:
             return size, time.thread_time() - start, [(unit.name, unit.fields, failure_reason(e))]
         out = [(name, fields, self._transform(name, fields, raw)) for name, fields, raw in items]

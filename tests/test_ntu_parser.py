@@ -226,3 +226,19 @@ def test_every_line_shape_reads_as_python_float_then_float32():
     s = parse_ntu_bytes(data)
     assert s.n_frames == frames
     assert np.array_equal(s.xyz.reshape(-1, 3), np.array(want, np.float32))
+
+
+def test_a_reused_read_buffer_returns_each_file_exactly(tmp_path, shared_real):
+    from skeltools.formats.read_buffer import ReadBuffer
+    buffer = ReadBuffer(1024)
+    rng = np.random.default_rng(3)
+    for size in (0, 10, 1024, 5000, 3, 70000, 1):
+        path = tmp_path / f"f{size}"
+        path.write_bytes(rng.integers(0, 256, size, dtype=np.uint8).tobytes())
+        assert buffer.read(path).tobytes() == path.read_bytes()
+    with pytest.raises(FileNotFoundError):
+        buffer.read(tmp_path / "missing")
+    for path in sorted((shared_real / "ntu").glob("*.skeleton")):   # the sample does not point into the buffer
+        first, again = read_ntu(path, buffer=buffer), read_ntu(path)
+        buffer.read(tmp_path / "f70000")
+        assert np.array_equal(first.xyz, again.xyz) and np.array_equal(first.body_id, again.body_id)

@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit, uint64
 
 from .raw_sample import RawSample, SampleError
+from .read_buffer import ReadBuffer
 from .simd import BLOCK, classify, digits_ending_at, load_u8, popcount, trailing_zeros
 from .text_kernels import (ERR_BAD_COUNT, ERR_EMPTY, ERR_JOINT_COUNT, ERR_LONG_LINE, ERR_NOT_INTEGER, ERR_SHORT_LINE,
                            ERR_TRAILING, ERR_TRUNCATED, MESSAGES, OK, count_fields, end_line, line_end_problem,
@@ -334,14 +335,15 @@ def parse_ntu_bytes(data: bytes | np.ndarray, n_joints: int = 25) -> RawSample:
     return RawSample(frame=rec_frame[:n_rec], body_id=rec_id[:n_rec], xyz=xyz[:n_rec], n_frames=int(n_frames))
 
 
-def read_ntu(path: str | Path, n_joints: int = 25) -> RawSample:
-    """Read one `.skeleton` file (LF or CRLF)."""
-    return parse_ntu_bytes(Path(path).read_bytes(), n_joints)
+def read_ntu(path: str | Path, n_joints: int = 25, buffer: ReadBuffer | None = None) -> RawSample:
+    """Read one `.skeleton` file (LF or CRLF), into `buffer` if given (the parsed sample does
+    not point into it)."""
+    return parse_ntu_bytes(Path(path).read_bytes() if buffer is None else buffer.read(path), n_joints)
 
 
-def read_unit(unit, spec) -> list:
+def read_unit(unit, spec, buffer: ReadBuffer | None = None) -> list:
     """The entry point `prepare` calls for datasets with `"reader": "ntu"`: one file, one sample."""
-    return [(unit.name, unit.fields, read_ntu(unit.path, spec.layout.n_joints))]
+    return [(unit.name, unit.fields, read_ntu(unit.path, spec.layout.n_joints, buffer))]
 
 
 def warm_up_sample(n_joints: int = 25) -> RawSample:

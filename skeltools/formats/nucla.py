@@ -84,7 +84,7 @@ def frame_files(folder: Path, pattern: re.Pattern) -> list[Path]:
     return [folder / fn for _, fn in sorted(found)]
 
 
-def read_unit(unit: RawUnit, spec) -> list:
+def read_unit(unit: RawUnit, spec, buffer=None) -> list:   # buffer: see formats/__init__.py
     if "action" not in unit.fields:
         raise SampleError(f"action a{unit.fields['action_id']:02d} is not one of N-UCLA's 10 classes "
                           f"(label_map in data_manifests/datasets/nucla.json)")

@@ -150,7 +150,7 @@ def warm_up_sample(n_joints: int = 25) -> RawSample:
     return instance_sample(rows_of_bytes(text.encode(), 2 * n_joints * 3), 1, len(frames), n_joints)
 
 
-def read_unit(unit: RawUnit, spec) -> list:
+def read_unit(unit: RawUnit, spec, buffer=None) -> list:   # buffer: see formats/__init__.py
     label_path = unit.extra[0] if unit.extra else None
     if label_path is None:
         raise SampleError(f"no label file (looked for {unit.name}.txt in {', '.join(spec.extra['label_folders'])} "

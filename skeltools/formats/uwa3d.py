@@ -87,7 +87,7 @@ def probe_layout(units: list[RawUnit], spec, map_units: Callable = lambda fn, xs
     return by_joints[str(chosen)]
 
 
-def read_unit(unit: RawUnit, spec) -> list:
+def read_unit(unit: RawUnit, spec, buffer=None) -> list:   # buffer: see formats/__init__.py
     a = read_matrix(unit.path, spec.extra["mat_dataset"])
     J = a.shape[1] // 3
     if J != spec.layout.n_joints:

@@ -1,0 +1,37 @@
+"""One byte array that a process reuses for every raw file it reads.
+
+Why: a fresh `bytes` object for each ~250 KB file is a fresh allocation that the kernel
+backs with new pages, and the page faults and the copy cost about a third of what parsing
+the file costs. Reading into the same array again skips both.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+class ReadBuffer:
+    """`read(path)` returns the file's bytes as a view of this buffer, valid until the next
+    read: callers parse it at once and keep nothing that points into it."""
+
+    def __init__(self, size: int = 1 << 20):
+        self._array = np.empty(size, np.uint8)
+
+    def __reduce__(self):
+        return ReadBuffer, (self._array.shape[0],)   # a spawned worker starts with its own, empty
+
+    def read(self, path: str | Path) -> np.ndarray:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            filled = 0
+            while True:                      # to the end, whatever the file's size says (it may change)
+                if filled == self._array.shape[0]:
+                    self._array = np.concatenate([self._array, np.empty_like(self._array)])
+                got = os.readv(fd, [memoryview(self._array)[filled:]])
+                if got == 0:
+                    return self._array[:filled]
+                filled += got
+        finally:
+            os.close(fd)
