@@ -560,3 +560,19 @@ def test_check_reports_every_problem_on_its_own_line(store, tmp_path):
     r = CliRunner().invoke(skel, ["check", str(bad)])
     lines = r.output.strip().splitlines()
     assert r.exit_code == 1 and len(lines) == 2 and all(ln.startswith(f"{bad}: ") for ln in lines)
+
+
+def test_check_catches_a_small_array_written_wrong(ntu, tmp_path, monkeypatch):
+    """The small arrays' digests are of the values meant to be written, so a write that
+    stores something else is caught by `skel check` (a digest of the re-read file would not)."""
+    from skeltools import store as store_module
+    corpus, _ = ntu
+    real_append = store_module._H5.append
+
+    def wrong_frame_counts(self, key, data):
+        real_append(self, key, data + 1 if key == "meta/frames" else data)   # still plausible counts
+
+    monkeypatch.setattr(store_module._H5, "append", wrong_frame_counts)
+    prepare("ntu60", corpus.out, tmp_path / "s.h5", workers=1, progress=False)
+    r = CliRunner().invoke(skel, ["check", str(tmp_path / "s.h5")])
+    assert r.exit_code == 1 and "meta/frames: content differs from its checksum" in r.output, r.output
