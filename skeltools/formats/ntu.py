@@ -19,7 +19,7 @@ from numba import njit, uint64
 
 from .raw_sample import RawSample, SampleError
 from .read_buffer import ReadBuffer
-from .simd import BLOCK, classify, digits_ending_at, load_u8, popcount, trailing_zeros
+from .simd import BLOCK, LITTLE_ENDIAN, classify, digits_ending_at, load_u8, popcount, trailing_zeros
 from .text_kernels import (ERR_BAD_COUNT, ERR_EMPTY, ERR_JOINT_COUNT, ERR_LONG_LINE, ERR_NOT_INTEGER, ERR_SHORT_LINE,
                            ERR_TRAILING, ERR_TRUNCATED, MESSAGES, OK, count_fields, end_line, line_end_problem,
                            pow10_table, read_decimal, read_number, skip_blank_lines)
@@ -262,7 +262,7 @@ def parse_skeleton(buf, n_joints, max_records, pow10, max_repairs):
                 return ERR_JOINT_COUNT, line - 1, nj, n_frames, r, rec_frame, rec_id, xyz, n_rep, repairs
             for j in range(n_joints):
                 simple = False
-                if 16 <= pos <= n - BLOCK:
+                if LITTLE_ENDIAN and 16 <= pos <= n - BLOCK:
                     simple, at, x, y, z = _swar_joint_line(base + uint64(pos), limit)
                     if simple:
                         xyz[r, j, 0] = x

@@ -12,11 +12,14 @@ Callers guarantee that every load stays inside the buffer.
 """
 from __future__ import annotations
 
+import sys
+
 from llvmlite import ir
 from numba import njit, types, uint64
 from numba.extending import intrinsic
 
 BLOCK = 64   # bytes classified by one call of `classify`
+LITTLE_ENDIAN = sys.byteorder == "little"   # the digit arithmetic needs it; kernels take another path otherwise
 
 # Every helper takes a byte address (`buf.ctypes.data` + offset), not an array: arrays passed
 # into inlined functions cost numba two atomic reference-count updates a call, which for a
