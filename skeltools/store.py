@@ -224,6 +224,11 @@ class _H5:
         opts = h5_options(compression)
         self.f.create_dataset(key, shape=shape, maxshape=(None,) + tuple(shape[1:]), dtype=dtype, chunks=chunks, **opts)
 
+    def create_with(self, key: str, data: np.ndarray, dtype: Any, chunks: tuple, compression: str | None) -> None:
+        """An array made with its data in one call (create, resize and write were three)."""
+        self.f.create_dataset(key, data=data, maxshape=(None,) + tuple(data.shape[1:]), chunks=chunks,
+                              dtype=self.h5py.string_dtype() if dtype is str else dtype, **h5_options(compression))
+
     def create_for_direct_writes(self, key: str, shape: tuple, chunks: tuple, compression: str | None
                                  ) -> H5Chunks | H5EncodedChunks | None:
         """A float32 array of final shape whose chunks are made elsewhere (skeltools/
@@ -347,6 +352,11 @@ class _Zarr:
         compressors = _zarr_compressors(compression or DEFAULT_COMPRESSION["zarr"])
         self.g.create_array(key, shape=shape, dtype=dtype, chunks=chunks, compressors=compressors,
                             dimension_names=dims_of(key))
+
+    def create_with(self, key: str, data: np.ndarray, dtype: Any, chunks: tuple, compression: str | None) -> None:
+        self.create(key, (0,) + tuple(data.shape[1:]), dtype, chunks, compression)
+        if len(data):
+            self.append(key, data)
 
     def create_for_direct_writes(self, key: str, shape: tuple, chunks: tuple, compression: str | None
                                  ) -> ZarrChunks:
@@ -541,8 +551,6 @@ class StoreWriter:
                 self._in_place = self._b.create_in_place("poses", shape, chunks, compression)
             else:
                 self._b.create("poses", shape, np.float32, chunks, compression)
-        for k, dt in META_DTYPES.items():
-            self._b.create(f"meta/{k}", (0,), dt, (65536,), compression)
         if keep_full:
             self._b.create("full/poses", (0, bodies, joints, 3), np.float32, (4096, bodies, joints, 3), compression)
             self._offsets = [0]
@@ -666,10 +674,10 @@ class StoreWriter:
             small[key] = data
             self._write_whole(key, data, dtype)
 
-        for k, dt in META_DTYPES.items():
-            data = small[f"meta/{k}"] = np.asarray(self.meta[k], dtype=object if dt is str else dt)
-            if len(data):
-                self._b.append(f"meta/{k}", data)
+        for k, dt in META_DTYPES.items():   # made now, chunked to their length (a 65536-row chunk is a buffer
+            data = np.asarray(self.meta[k], dtype=object if dt is str else dt)   # the size of one)
+            small[f"meta/{k}"] = data
+            self._write_whole(f"meta/{k}", data, dt, self.compression)
         whole("views", np.asarray(views, np.int32).reshape(-1, int(attrs["n_views"])))
         for proto, (train, test) in splits.items():
             whole(f"splits/{proto}/train", np.asarray(train, np.int32))
@@ -705,12 +713,10 @@ class StoreWriter:
         node.attrs["axis_names"] = axes
         node.attrs["units"] = "metres divided by the store's scale (meta/scale per sample)"
 
-    def _write_whole(self, key: str, data: np.ndarray, dtype: Any = None) -> None:
+    def _write_whole(self, key: str, data: np.ndarray, dtype: Any = None, compression: str | None = None) -> None:
         shape = data.shape
         chunks = (max(1, min(65536, shape[0] or 1)),) + tuple(shape[1:])
-        self._b.create(key, (0,) + tuple(shape[1:]), dtype or data.dtype, chunks, None)
-        if len(data):
-            self._b.append(key, data)
+        self._b.create_with(key, data, dtype or data.dtype, chunks, compression)
 
     def _swap_in(self) -> None:
         old = None

@@ -567,12 +567,12 @@ def test_check_catches_a_small_array_written_wrong(ntu, tmp_path, monkeypatch):
     stores something else is caught by `skel check` (a digest of the re-read file would not)."""
     from skeltools import store as store_module
     corpus, _ = ntu
-    real_append = store_module._H5.append
+    real_create = store_module._H5.create_with
 
-    def wrong_frame_counts(self, key, data):
-        real_append(self, key, data + 1 if key == "meta/frames" else data)   # still plausible counts
+    def wrong_frame_counts(self, key, data, *args):
+        real_create(self, key, data + 1 if key == "meta/frames" else data, *args)   # still plausible counts
 
-    monkeypatch.setattr(store_module._H5, "append", wrong_frame_counts)
+    monkeypatch.setattr(store_module._H5, "create_with", wrong_frame_counts)
     prepare("ntu60", corpus.out, tmp_path / "s.h5", workers=1, progress=False)
     r = CliRunner().invoke(skel, ["check", str(tmp_path / "s.h5")])
     assert r.exit_code == 1 and "meta/frames: content differs from its checksum" in r.output, r.output
