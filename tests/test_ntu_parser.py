@@ -242,3 +242,14 @@ def test_a_reused_read_buffer_returns_each_file_exactly(tmp_path, shared_real):
         first, again = read_ntu(path, buffer=buffer), read_ntu(path)
         buffer.read(tmp_path / "f70000")
         assert np.array_equal(first.xyz, again.xyz) and np.array_equal(first.body_id, again.body_id)
+
+
+def test_a_strided_byte_array_parses_as_its_bytes(shared_real):
+    """The byte-parallel path reads memory by address, so the kernel must only ever see
+    contiguous bytes (a strided view is copied first)."""
+    from skeltools.formats.ntu import parse_skeleton
+    data = (shared_real / "ntu" / "S001C001P001R001A002.skeleton").read_bytes()
+    spread = np.zeros(2 * len(data), np.uint8)
+    spread[::2] = np.frombuffer(data, np.uint8)
+    assert np.array_equal(parse_ntu_bytes(spread[::2]).xyz, parse_ntu_bytes(data).xyz)
+    assert all(sig[0].layout == "C" for sig in parse_skeleton.signatures), parse_skeleton.signatures

@@ -319,6 +319,7 @@ def _error_text(err: int, line: int, aux: int, n_joints: int) -> str:
 def parse_ntu_bytes(data: bytes | np.ndarray, n_joints: int = 25) -> RawSample:
     """Parse the bytes of one `.skeleton` file; raises SampleError naming the problem."""
     buf = np.frombuffer(data, dtype=np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) else data
+    buf = np.ascontiguousarray(buf, dtype=np.uint8)   # the byte-parallel path reads it by address
     max_records = buf.shape[0] // (MIN_JOINT_LINE_BYTES * n_joints) + 1   # a bound from the size alone
     room = REPAIRS
     while True:
