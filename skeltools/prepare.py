@@ -29,7 +29,7 @@ from .formats.units import RawUnit, units_by_file_name
 from .handoff import pack
 from .kernels import abs_max
 from .manifests import DatasetSpec, Protocol, load_dataset, read_split_file
-from .store import (DiskFull, StoreError, StoreWriter, backend_of, is_disk_full, is_tool_store, load_backend,
+from .store import (DiskFull, StoreError, StoreWriter, backend_of, is_disk_full, is_tool_store, load_backend, meta_row,
                     remove_stale_partials, writes_in_place)
 from .transform import PlausibilityBounds, TransformParams, transform_sample
 from .workers import Workers
@@ -103,7 +103,7 @@ class Ready:
 
     poses: np.ndarray
     full: np.ndarray | None
-    meta: dict
+    meta: tuple      # store.meta_row: the meta fields in the store's column order
     own: float
 
 
@@ -117,7 +117,7 @@ def ready_sample(name: str, fields: dict, out, scaling: str, keep_full: bool) ->
         poses = (poses / np.float32(own)).astype(np.float32)
         full = None if full is None else (full / np.float32(own)).astype(np.float32)
         meta["scale"] = own
-    return Ready(poses, full, meta, own)
+    return Ready(poses, full, meta_row(meta), own)
 
 
 @dataclass(frozen=True)

@@ -511,6 +511,13 @@ META_DTYPES = {"name": str, "label": np.int16, "view": np.int8, "scene": np.int3
                "scale": np.float32}   # meta/scale: the divisor applied to the sample (newer stores)
 
 
+def meta_row(meta: dict) -> tuple:
+    """A sample's meta fields as one tuple in META_DTYPES order (scale 0 when absent: the
+    dataset's), the compact form that workers hand to the writer (a tuple pickles and
+    unpickles ~3x faster than the dict)."""
+    return tuple(meta[k] for k in META_DTYPES if k != "scale") + (meta.get("scale", 0.0),)
+
+
 class StoreWriter:
     """Appends samples to a temporary store and renames it into place on `commit`.
 
@@ -555,7 +562,7 @@ class StoreWriter:
             self._b.create("full/poses", (0, bodies, joints, 3), np.float32, (4096, bodies, joints, 3), compression)
             self._offsets = [0]
         self.meta: dict[str, list] = {k: [] for k in META_DTYPES}
-        self._columns = [(k, self.meta[k]) for k in META_DTYPES if k != "scale"]
+        self._columns = [self.meta[k] for k in META_DTYPES]
 
     @staticmethod
     def partial_path(path: Path) -> Path:
@@ -569,9 +576,9 @@ class StoreWriter:
         elif p.exists():
             p.unlink()
 
-    def append(self, poses, meta: dict, full: np.ndarray | None = None) -> None:
+    def append(self, poses, meta: dict | tuple, full: np.ndarray | None = None) -> None:
         """Add one sample: poses (M, T, J, 3) (or, with defer_to, a ShardSlice of them), its
-        meta fields and, with keep_full, (M, L, J, 3)."""
+        meta fields (a dict, or its `meta_row`) and, with keep_full, (M, L, J, 3)."""
         if self.defer_to is None:
             self._buf.append(poses)
         else:
@@ -579,9 +586,8 @@ class StoreWriter:
                 self._ensure_space(poses.nbytes)
                 poses = spill(poses, self.defer_to)
             self._refs.append(poses)
-        for k, column in self._columns:
-            column.append(meta[k])
-        self.meta["scale"].append(meta.get("scale", 0.0))   # 0: the dataset's
+        for column, value in zip(self._columns, meta if isinstance(meta, tuple) else meta_row(meta)):
+            column.append(value)
         if self.keep_full:
             frames_first = np.moveaxis(full, 1, 0)
             self._full_buf.append(frames_first)
