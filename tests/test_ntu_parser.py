@@ -134,6 +134,16 @@ def test_a_file_of_long_mantissas_is_read_exactly_beyond_the_first_repair_room()
     assert np.array_equal(s.xyz.ravel(), np.array([float(t) for t in tokens], np.float32))
 
 
+def _line_changed(data: bytes, k: int, new: bytes) -> bytes:
+    """`data` with its line k (1-based) replaced by `new` (which may hold several lines)."""
+    rows = data.split(b"\n")
+    rows[k - 1] = new
+    return b"\n".join(rows)
+
+
+TWO_FRAMES = lambda: text([[body()], [body(start=0.5)]])   # noqa: E731 - lines 30-32: frame 2's count, body, joints
+
+
 def _bad(data):
     with pytest.raises(SampleError) as e:
         select_bodies(parse_ntu_bytes(data), 2)
@@ -158,6 +168,16 @@ def _bad(data):
     (lambda: b"-4\n", "implausible count -4"),
     (lambda: text([[body()]]).split(b"\n25\n")[0] + b"\n25\n", "truncated"),        # ends where joints begin
     (lambda: text([[body()]])[:-1] + b" 2\n", "too many values on a line (line 29)"),
+    # count and body lines far enough into the file for the byte-parallel path
+    (lambda: _line_changed(TWO_FRAMES(), 30, b"1 4"), "too many values on a line (line 30)"),
+    (lambda: _line_changed(TWO_FRAMES(), 31, b"72057594037931101 0 1 1 1 1 0 0.01 2"), "too few values on a line (line 31)"),
+    (lambda: _line_changed(TWO_FRAMES(), 31, b"72057594037931101 0 1 1 1 1 0 0.01 -0.02 2 9"), "too many values on a line (line 31)"),
+    (lambda: _line_changed(TWO_FRAMES(), 32, b"25 25"), "too many values on a line (line 32)"),
+    (lambda: _line_changed(TWO_FRAMES(), 31, b"7.2e16 0 1 1 1 1 0 0.01 -0.02 2"), "not an integer (line 31)"),
+    (lambda: _line_changed(TWO_FRAMES(), 30, b"1x"), "non-numeric value (line 30)"),
+    (lambda: _line_changed(TWO_FRAMES(), 32, b"24"), "wrong joint count: 24 joints, expected 25 (line 32)"),
+    (lambda: _line_changed(TWO_FRAMES(), 31, b"\n  \n72057594037931101 0 1 1 1 1 0 0.01 -0.02 2\n25\n0.5x 1 2"),
+     "non-numeric value (line 35)"),                    # two blank lines counted
 ])
 def test_every_kind_of_broken_file_has_a_reason(make, expected):
     assert expected in _bad(make())
@@ -253,3 +273,40 @@ def test_a_strided_byte_array_parses_as_its_bytes(shared_real):
     spread[::2] = np.frombuffer(data, np.uint8)
     assert np.array_equal(parse_ntu_bytes(spread[::2]).xyz, parse_ntu_bytes(data).xyz)
     assert all(sig[0].layout == "C" for sig in parse_skeleton.signatures), parse_skeleton.signatures
+
+
+def _tokens_reference(data: bytes):
+    """An independent reader of well-formed `.skeleton` bytes: the non-blank lines split on
+    whitespace, walked by their counts (int() and float() on the tokens)."""
+    rows = iter([row.split() for row in data.split(b"\n") if row.split()])
+    ids, xyz = [], []
+    for _ in range(int(next(rows)[0])):
+        for _ in range(int(next(rows)[0])):
+            ids.append(int(next(rows)[0]))
+            xyz.append([[float(v) for v in next(rows)[:3]] for _ in range(int(next(rows)[0]))])
+    return np.array(ids, np.int64), np.array(xyz, np.float32).reshape(len(ids), -1, 3)
+
+
+def test_count_and_body_lines_of_every_shape_read_as_int():
+    """Count lines and body lines in the spellings the byte-parallel path takes and those it
+    leaves to the scalar path (blanks around them, blank lines before them, leading zeros,
+    IDs of 1 to 19 digits), against the token reference."""
+    rng = np.random.default_rng(8)
+    blank = lambda: str(rng.choice(["", "", "", " ", "\t", " " * 40, "\r"]))   # noqa: E731
+    before = lambda: str(rng.choice(["", "", "", "", "\n", "  \n"]))           # noqa: E731
+    frames = 30
+    lines = [str(frames)]
+    for _ in range(frames):
+        bodies = int(rng.integers(0, 3))
+        lines.append(before() + blank() + ("0" * int(rng.integers(0, 3))) + str(bodies) + blank())
+        for _ in range(bodies):
+            digits = int(rng.integers(1, 20))
+            body_id = int(rng.integers(10 ** (digits - 1), min(10 ** digits, 2 ** 63)))
+            lines.append(before() + blank() + f"{body_id} 0 1 1 1 1 0 0.01 -0.02 2" + blank())
+            lines.append(before() + blank() + "25" + blank())
+            lines += [f"{rng.normal():.6f} {rng.normal():.6f} {rng.normal() + 3:.5f} 1 2 3 4 5 6 7 8 2" for _ in range(25)]
+    data = ("\n".join(lines) + "\n").encode()
+    ids, xyz = _tokens_reference(data)
+    s = parse_ntu_bytes(data)
+    assert s.n_frames == frames and len(ids) > 20
+    assert np.array_equal(s.body_id, ids) and np.array_equal(s.xyz, xyz)

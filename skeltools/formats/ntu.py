@@ -167,20 +167,35 @@ def _swar_number(base, start, sep, dot, digit):
 
 
 @njit(cache=True, inline="always")
-def _swar_joint_line(base, limit):
-    """The byte-parallel fast path for the joint line at address `base` (which needs 16
-    readable bytes before it, and 64 after it; `limit` is the buffer's end): x y z by
-    `_swar_number` from one window's masks, then the fields up to the newline counted 64
-    bytes at a time. Returns (True, address of the newline, x, y, z) for a line of exactly
-    twelve fields whose x y z it could read, else (False, ...) and the scalar paths read it."""
+def _swar_integer(base, start, sep, digit):
+    """The unsigned integer (at most 18 digits) whose field begins at or after offset `start`
+    of the 64-byte window at `base` (which needs 24 readable bytes before it). Returns (ok,
+    value, offset of the byte after it)."""
     one = uint64(1)
-    p = base
-    newline, sep, dot, digit, control = classify(p)
-    ok0, x, e = _swar_number(p, uint64(0), sep, dot, digit)
-    ok1, y, e = _swar_number(p, e, sep, dot, digit)
-    ok2, z, e = _swar_number(p, e, sep, dot, digit)
-    if not (ok0 and ok1 and ok2) or ((newline | control) & ((uint64(2) << e) - one)) != 0:
-        return False, p, x, y, z
+    s = start + trailing_zeros(~sep >> start)
+    if s >= uint64(BLOCK):
+        return False, uint64(0), s
+    e = s + trailing_zeros(sep >> s)
+    if e >= uint64(BLOCK):
+        return False, uint64(0), e
+    n = e - s
+    field = (((one << e) - one) >> s) << s
+    if (digit & field) != field or n > uint64(18):
+        return False, uint64(0), e
+    top = n - uint64(16) if n > uint64(16) else uint64(0)
+    mid = n - top - uint64(8) if n - top > uint64(8) else uint64(0)
+    value = (digits_ending_at(base + e - uint64(16), top) * uint64(10 ** 16)
+             + digits_ending_at(base + e - uint64(8), mid) * uint64(10 ** 8)
+             + digits_ending_at(base + e, n - top - mid))
+    return True, value, e
+
+
+@njit(cache=True, inline="always")
+def _swar_fields_to_newline(p, e, limit, newline, sep, control):
+    """The fields from offset `e` of the window at `p` (classified into the masks) to the end
+    of the line, counted 64 bytes at a time. Returns (ok, count, address of the newline);
+    not ok for a control character on the way or no newline 64 bytes before `limit`."""
+    one = uint64(1)
     count = uint64(0)
     keep = ~uint64(0) << e
     carry = uint64(0)                # (bit 0 of the first window lies before e: masked by keep)
@@ -190,17 +205,47 @@ def _swar_joint_line(base, limit):
         if ends != 0:
             keep &= (ends & (~ends + one)) - one
             count += popcount(starts & keep)
-            good = (control & keep) == 0 and count == uint64(JOINT_VALUES - 3)
-            return good, p + trailing_zeros(ends), x, y, z
+            return (control & keep) == 0, count, p + trailing_zeros(ends)
         count += popcount(starts & keep)
         if (control & keep) != 0:
-            return False, p, x, y, z
+            return False, count, p
         carry = sep >> uint64(BLOCK - 1)
         keep = ~uint64(0)
         p += uint64(BLOCK)
         if p + uint64(BLOCK) > limit:
-            return False, p, x, y, z
-        newline, sep, dot, digit, control = classify(p)
+            return False, count, p
+        newline, sep, _, _, control = classify(p)
+
+
+@njit(cache=True, inline="always")
+def _swar_joint_line(base, limit):
+    """The byte-parallel fast path for the joint line at address `base` (which needs 16
+    readable bytes before it, and 64 after it; `limit` is the buffer's end): x y z by
+    `_swar_number` from one window's masks, then the other fields counted. Returns (True,
+    address of the newline, x, y, z) for a line of exactly twelve fields whose x y z it
+    could read, else (False, ...) and the scalar paths read it."""
+    newline, sep, dot, digit, control = classify(base)
+    ok0, x, e = _swar_number(base, uint64(0), sep, dot, digit)
+    ok1, y, e = _swar_number(base, e, sep, dot, digit)
+    ok2, z, e = _swar_number(base, e, sep, dot, digit)
+    if not (ok0 and ok1 and ok2) or ((newline | control) & ((uint64(2) << e) - uint64(1))) != 0:
+        return False, base, x, y, z
+    ok, count, end = _swar_fields_to_newline(base, e, limit, newline, sep, control)
+    return ok and count == uint64(JOINT_VALUES - 3), end, x, y, z
+
+
+@njit(cache=True, inline="always")
+def _swar_integer_line(base, limit, more):
+    """The byte-parallel path for a line of an unsigned integer and then `more` fields (a
+    count line: 0; a body's line: its ID and 9 more), at address `base` (24 bytes readable
+    before it, 64 after it). Returns (ok, the integer, address of the newline); a blank line,
+    a sign, a point or over 18 digits are left to the scalar path."""
+    newline, sep, _, digit, control = classify(base)
+    ok, value, e = _swar_integer(base, uint64(0), sep, digit)
+    if not ok or ((newline | control) & ((uint64(2) << e) - uint64(1))) != 0:
+        return False, value, base
+    ok, count, end = _swar_fields_to_newline(base, e, limit, newline, sep, control)
+    return ok and count == uint64(more), value, end
 
 
 @njit(cache=True)
@@ -234,35 +279,53 @@ def parse_skeleton(buf, n_joints, max_records, pow10, max_repairs):
     fast = buf[n - 1] == 10            # ends in a newline: the sentinel that stops every loop of the fast path
     r = 0
     for f in range(n_frames):
-        err, n_bodies, pos, line = _read_int_line(buf, pos, line, pow10)
-        if err != OK:
-            return err, line, f, n_frames, r, rec_frame, rec_id, xyz, n_rep, repairs
+        quick = False
+        if LITTLE_ENDIAN and 24 <= pos <= n - BLOCK:
+            quick, count, at = _swar_integer_line(base + uint64(pos), limit, 0)
+            if quick:
+                n_bodies, pos, line = np.int64(count), np.int64(at - base) + 1, line + 1
+        if not quick:
+            err, n_bodies, pos, line = _read_int_line(buf, pos, line, pow10)
+            if err != OK:
+                return err, line, f, n_frames, r, rec_frame, rec_id, xyz, n_rep, repairs
         if n_bodies < 0 or n_bodies > MAX_BODIES_PER_FRAME:
             return ERR_BAD_COUNT, line - 1, n_bodies, n_frames, r, rec_frame, rec_id, xyz, n_rep, repairs
         for _ in range(n_bodies):
             if r >= max_records:
                 return ERR_TRUNCATED, line, f, n_frames, r, rec_frame, rec_id, xyz, n_rep, repairs
-            pos, line = skip_blank_lines(buf, pos, line)
-            if pos >= n:
-                return ERR_TRUNCATED, line, f, n_frames, r, rec_frame, rec_id, xyz, n_rep, repairs
-            err, _, body_id, is_int, pos = read_number(buf, pos, pow10)
-            if err == OK and not is_int:
-                err = ERR_NOT_INTEGER
-            if err == OK:
-                err, pos = _rest_of_line(buf, pos, BODY_INFO_VALUES - 1)
-            if err != OK:
-                return err, line, 0, n_frames, r, rec_frame, rec_id, xyz, n_rep, repairs
-            err, pos, line = end_line(buf, pos, line)
-            if err != OK:
-                return err, line, 0, n_frames, r, rec_frame, rec_id, xyz, n_rep, repairs
-            err, nj, pos, line = _read_int_line(buf, pos, line, pow10)
-            if err != OK:
-                return err, line, 0, n_frames, r, rec_frame, rec_id, xyz, n_rep, repairs
+            quick = False                  # the body's line (its ID, 9 more fields), then the joint count
+            if LITTLE_ENDIAN and 24 <= pos <= n - BLOCK:
+                quick, value, at = _swar_integer_line(base + uint64(pos), limit, BODY_INFO_VALUES - 1)
+                if quick:
+                    body_id, pos, line = np.int64(value), np.int64(at - base) + 1, line + 1
+            if not quick:
+                pos, line = skip_blank_lines(buf, pos, line)
+                if pos >= n:
+                    return ERR_TRUNCATED, line, f, n_frames, r, rec_frame, rec_id, xyz, n_rep, repairs
+                err, _, body_id, is_int, pos = read_number(buf, pos, pow10)
+                if err == OK and not is_int:
+                    err = ERR_NOT_INTEGER
+                if err == OK:
+                    err, pos = _rest_of_line(buf, pos, BODY_INFO_VALUES - 1)
+                if err != OK:
+                    return err, line, 0, n_frames, r, rec_frame, rec_id, xyz, n_rep, repairs
+                err, pos, line = end_line(buf, pos, line)
+                if err != OK:
+                    return err, line, 0, n_frames, r, rec_frame, rec_id, xyz, n_rep, repairs
+            quick = False
+            if LITTLE_ENDIAN and 24 <= pos <= n - BLOCK:
+                quick, count, at = _swar_integer_line(base + uint64(pos), limit, 0)
+                if quick:
+                    nj, pos, line = np.int64(count), np.int64(at - base) + 1, line + 1
+            if not quick:
+                err, nj, pos, line = _read_int_line(buf, pos, line, pow10)
+                if err != OK:
+                    return err, line, 0, n_frames, r, rec_frame, rec_id, xyz, n_rep, repairs
             if nj != n_joints:
                 return ERR_JOINT_COUNT, line - 1, nj, n_frames, r, rec_frame, rec_id, xyz, n_rep, repairs
             for j in range(n_joints):
                 simple = False
-                if LITTLE_ENDIAN and 16 <= pos <= n - BLOCK:
+                if LITTLE_ENDIAN and 24 <= pos <= n - BLOCK:
                     simple, at, x, y, z = _swar_joint_line(base + uint64(pos), limit)
                     if simple:
                         xyz[r, j, 0] = x
