@@ -248,6 +248,18 @@ def _swar_integer_line(base, limit, more):
     return ok and count == uint64(more), value, end
 
 
+@njit(cache=True, inline="always")
+def _quick_integer_line(base, limit, pos, n, more):
+    """`_swar_integer_line` at position `pos` where it may run (little-endian, 24 bytes before
+    and 64 after): (taken, the integer, position after the newline); not taken: the scalar
+    path reads the line."""
+    if LITTLE_ENDIAN and 24 <= pos <= n - BLOCK:
+        ok, value, at = _swar_integer_line(base + uint64(pos), limit, more)
+        if ok:
+            return True, np.int64(value), np.int64(at - base) + 1
+    return False, np.int64(0), pos
+
+
 @njit(cache=True)
 def parse_skeleton(buf, n_joints, max_records, pow10, max_repairs):
     """Parse `.skeleton` bytes.
@@ -279,12 +291,10 @@ def parse_skeleton(buf, n_joints, max_records, pow10, max_repairs):
     fast = buf[n - 1] == 10            # ends in a newline: the sentinel that stops every loop of the fast path
     r = 0
     for f in range(n_frames):
-        quick = False
-        if LITTLE_ENDIAN and 24 <= pos <= n - BLOCK:
-            quick, count, at = _swar_integer_line(base + uint64(pos), limit, 0)
-            if quick:
-                n_bodies, pos, line = np.int64(count), np.int64(at - base) + 1, line + 1
-        if not quick:
+        quick, n_bodies, after = _quick_integer_line(base, limit, pos, n, 0)
+        if quick:
+            pos, line = after, line + 1
+        else:
             err, n_bodies, pos, line = _read_int_line(buf, pos, line, pow10)
             if err != OK:
                 return err, line, f, n_frames, r, rec_frame, rec_id, xyz, n_rep, repairs
@@ -293,12 +303,11 @@ def parse_skeleton(buf, n_joints, max_records, pow10, max_repairs):
         for _ in range(n_bodies):
             if r >= max_records:
                 return ERR_TRUNCATED, line, f, n_frames, r, rec_frame, rec_id, xyz, n_rep, repairs
-            quick = False                  # the body's line (its ID, 9 more fields), then the joint count
-            if LITTLE_ENDIAN and 24 <= pos <= n - BLOCK:
-                quick, value, at = _swar_integer_line(base + uint64(pos), limit, BODY_INFO_VALUES - 1)
-                if quick:
-                    body_id, pos, line = np.int64(value), np.int64(at - base) + 1, line + 1
-            if not quick:
+            # the body's line (its ID and 9 more fields), then the joint count
+            quick, body_id, after = _quick_integer_line(base, limit, pos, n, BODY_INFO_VALUES - 1)
+            if quick:
+                pos, line = after, line + 1
+            else:
                 pos, line = skip_blank_lines(buf, pos, line)
                 if pos >= n:
                     return ERR_TRUNCATED, line, f, n_frames, r, rec_frame, rec_id, xyz, n_rep, repairs
@@ -312,12 +321,10 @@ def parse_skeleton(buf, n_joints, max_records, pow10, max_repairs):
                 err, pos, line = end_line(buf, pos, line)
                 if err != OK:
                     return err, line, 0, n_frames, r, rec_frame, rec_id, xyz, n_rep, repairs
-            quick = False
-            if LITTLE_ENDIAN and 24 <= pos <= n - BLOCK:
-                quick, count, at = _swar_integer_line(base + uint64(pos), limit, 0)
-                if quick:
-                    nj, pos, line = np.int64(count), np.int64(at - base) + 1, line + 1
-            if not quick:
+            quick, nj, after = _quick_integer_line(base, limit, pos, n, 0)
+            if quick:
+                pos, line = after, line + 1
+            else:
                 err, nj, pos, line = _read_int_line(buf, pos, line, pow10)
                 if err != OK:
                     return err, line, 0, n_frames, r, rec_frame, rec_id, xyz, n_rep, repairs
