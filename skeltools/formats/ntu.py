@@ -5,7 +5,8 @@ declared counts against the content line by line; only x, y, z of each joint (an
 body ID) are parsed, the other fields are counted but not parsed, which halves the cost.
 A joint line takes the first of three paths that accepts it: the byte-parallel one
 (`_swar_joint_line`: 64 bytes classified at once, x y z of the plain [-]d.ddd form read
-eight digits at a time, no branch on the data), the scalar fast path (exponents, signs;
+eight digits at a time, no branch on the data; count and body lines have one too,
+`_swar_integer_line`), the scalar fast path (exponents, signs;
 unsigned positions, an integer mantissa and one exact division), and the general path,
 which also names what is wrong. Every coordinate equals Python's float() of its text,
 rounded to float32: numbers outside the exact fast paths are re-read with float().
@@ -131,19 +132,28 @@ def _simple_joint_line(buf, pos, xyz, r, j, pow10):
 
 
 @njit(cache=True, inline="always")
+def _field_at(start, sep):
+    """The field that begins at or after offset `start` of a 64-byte window whose separators
+    are the bits of `sep`: (True, its first byte, the separator after it), or (False, _, _)
+    when the field does not begin and end inside the window."""
+    if start >= uint64(BLOCK):
+        return False, start, start
+    s = start + trailing_zeros(~sep >> start)          # past the blanks
+    if s >= uint64(BLOCK):
+        return False, s, s
+    e = s + trailing_zeros(sep >> s)                    # the first separator after the field
+    return e < uint64(BLOCK), s, e
+
+
+@njit(cache=True, inline="always")
 def _swar_number(base, start, sep, dot, digit):
     """The number whose field begins at or after offset `start` of the 64-byte window at
     address `base`, read from the window's masks: [-] digits [. digits], at most 8 digits
     before the point and 15 in all (so exact, as float()). Returns (ok, value, offset of the
     byte after it); not ok for any other form, or a field that does not end in the window."""
     one = uint64(1)
-    if start >= uint64(BLOCK):
-        return False, 0.0, start
-    s = start + trailing_zeros(~sep >> start)          # past the blanks
-    if s >= uint64(BLOCK):
-        return False, 0.0, s
-    e = s + trailing_zeros(sep >> s)                    # the first separator after the field
-    if e >= uint64(BLOCK):
+    found, s, e = _field_at(start, sep)
+    if not found:
         return False, 0.0, e
     neg = load_u8(base + s) == 45
     s1 = s + (one if neg else uint64(0))
@@ -172,11 +182,8 @@ def _swar_integer(base, start, sep, digit):
     of the 64-byte window at `base` (which needs 24 readable bytes before it). Returns (ok,
     value, offset of the byte after it)."""
     one = uint64(1)
-    s = start + trailing_zeros(~sep >> start)
-    if s >= uint64(BLOCK):
-        return False, uint64(0), s
-    e = s + trailing_zeros(sep >> s)
-    if e >= uint64(BLOCK):
+    found, s, e = _field_at(start, sep)
+    if not found:
         return False, uint64(0), e
     n = e - s
     field = (((one << e) - one) >> s) << s

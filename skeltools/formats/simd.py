@@ -47,7 +47,8 @@ def classify(typingctx, address):
         tab_or_cr = builder.or_(cmp("==", 9), cmp("==", 13))
         control = builder.and_(cmp("<", 32), builder.not_(builder.or_(tab_or_cr, newline)))
         digit = builder.and_(cmp(">=", 48), cmp("<=", 57))
-        masks = [builder.bitcast(m, ir.IntType(BLOCK)) for m in (newline, cmp("<=", 32), cmp("==", 46), digit, control)]
+        masks = [builder.bitcast(m, ir.IntType(BLOCK))
+                 for m in (newline, cmp("<=", 32), cmp("==", 46), digit, control)]
         return context.make_tuple(builder, signature.return_type, masks)
 
     return sig, codegen
