@@ -676,14 +676,14 @@ class StoreWriter:
         self.meta["scale"] = [v or float(scale) for v in self.meta["scale"]]
         small: dict[str, np.ndarray] = {}   # the small arrays as written: their digests go in the attributes
 
-        def whole(key: str, data: np.ndarray, dtype: Any = None) -> None:
+        def whole(key: str, data: np.ndarray, dtype: Any = None, compression: str | None = None) -> None:
             small[key] = data
-            self._write_whole(key, data, dtype)
+            self._write_whole(key, data, dtype, compression)
 
-        for k, dt in META_DTYPES.items():   # made now, chunked to their length (a 65536-row chunk is a buffer
-            data = np.asarray(self.meta[k], dtype=object if dt is str else dt)   # the size of one)
-            small[f"meta/{k}"] = data
-            self._write_whole(f"meta/{k}", data, dt, self.compression)
+        # meta columns are made now, chunked to their length: HDF5 allocates and fills a buffer
+        # the size of a chunk, and a 65536-row chunk was ~960 page faults a commit
+        for k, dt in META_DTYPES.items():
+            whole(f"meta/{k}", np.asarray(self.meta[k], dtype=object if dt is str else dt), dt, self.compression)
         whole("views", np.asarray(views, np.int32).reshape(-1, int(attrs["n_views"])))
         for proto, (train, test) in splits.items():
             whole(f"splits/{proto}/train", np.asarray(train, np.int32))
