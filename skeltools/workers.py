@@ -148,8 +148,7 @@ class Workers:
         `fn` must be picklable where workers are spawned."""
         if self.workers <= 1 or len(items) < 2:
             return [fn(x) for x in items]
-        size = max(1, len(items) // (self.workers * self.MIN_TASKS_PER_WORKER))
-        spans = iter([(lo, min(lo + size, len(items))) for lo in range(0, len(items), size)])
+        spans = self._spans(len(items), len(items))
         self._start((fn, items))
         try:
             died = f"a worker process died while {what}: nothing was written to {self.out}"
@@ -177,8 +176,7 @@ class Workers:
         if not warm:
             yield job(units[0])
             rest = units[1:]
-        size = max(1, min(self.CHUNK, len(rest) // (self.workers * self.MIN_TASKS_PER_WORKER)))
-        spans = iter([(lo, min(lo + size, len(rest))) for lo in range(0, len(rest), size)])
+        spans = self._spans(len(rest), self.CHUNK)
         if self.handoff is None and self.out is not None:
             self.handoff = handoff_folder(self.out)
         if self.handoff is not None:
@@ -188,6 +186,12 @@ class Workers:
                 f"library): nothing was written to {self.out}; run again, or with --workers 1 to see which file")
         for batch in self._in_order(_read_task, spans, died):
             yield from unpack(batch, self.defer_poses)
+
+    def _spans(self, n: int, most: int) -> Iterator[tuple[int, int]]:
+        """(lo, hi) spans of n units, at most `most` a span and at least MIN_TASKS_PER_WORKER
+        spans a worker where n allows (so that the last tasks still balance)."""
+        size = max(1, min(most, n // (self.workers * self.MIN_TASKS_PER_WORKER)))
+        return iter([(lo, min(lo + size, n)) for lo in range(0, n, size)])
 
     def _start(self, context: object) -> None:
         ctx = mp.get_context(_start_method())
