@@ -6,7 +6,7 @@ the writing process about 60 us of CPU (pickling, 64 KB pipe writes, thread hand
 as writing it; through a file (a page-cache copy) about 20 us, and less with more samples a
 file. A worker that cannot write its file (a full disk) sends the arrays through the pipe
 instead, so nothing is ever skipped for the hand-off's sake. With a pool the poses stay in
-their files (ShardSlice) until commit, when the workers turn them into scaled chunks: each
+their files (ShardRun) until commit, when the workers turn them into scaled chunks: each
 sample is written to the store once, instead of written, read back and rewritten scaled. The
 folder is `.<name>.handoff-<pid><suffix>`, removed when the run ends however it ends, and by
 `store.remove_stale_partials` after a kill.
@@ -17,57 +17,60 @@ import math
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-ARRAYS = ("poses", "full")   # the attributes of a Ready sample that travel by file
-
-
-class ShardSlice(NamedTuple):
-    """One sample's poses left in a hand-off file until the writer's final pass reads it
-    (`offset` and `size` in float32 items). A named tuple: the writer makes one a sample."""
-
-    path: str
-    offset: int
-    shape: tuple[int, ...]
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape)
-
 
 class ShardRun(NamedTuple):
     """`count` consecutive samples of one hand-off file, each of `shape`, from float32 item
-    `offset`: how a store chunk names its samples (a few runs, not 64 slices, travel to the
-    worker that makes the chunk)."""
+    `offset`: how a task's answer names its poses (one run for the whole task), and how a store
+    chunk names its samples (a few runs, not 64 slices, travel to the worker that makes it)."""
 
     path: str
     offset: int
     count: int
     shape: tuple[int, ...]
 
+    @property
+    def sample_size(self) -> int:
+        return math.prod(self.shape)
 
-def runs_of(refs: list[ShardSlice]) -> list[ShardRun]:
-    """The slices, in order, merged where one follows the other in the same file."""
-    runs: list[ShardRun] = []
-    path = shape = None
-    start = count = end = size = 0
-    for ref in refs:
-        if ref.path == path and ref.offset == end and ref.shape == shape:
-            count += 1
-            end += size
-            continue
-        if path is not None:
-            runs.append(ShardRun(path, start, count, shape))
-        path, start, shape, count = ref.path, ref.offset, tuple(ref.shape), 1
-        size = math.prod(shape)
-        end = start + size
-    if path is not None:
-        runs.append(ShardRun(path, start, count, shape))
-    return runs
+
+def sample_of(poses: list, i: int):
+    """Sample i of a list of one array per sample, or of a list of ShardRuns (a run of one)."""
+    if not poses or isinstance(poses[0], np.ndarray):
+        return poses[i]
+    for run in poses:
+        if i < run.count:
+            return ShardRun(run.path, run.offset + i * run.sample_size, 1, run.shape)
+        i -= run.count
+    raise IndexError("sample index out of range")
+
+
+def chunks_of(runs: list[ShardRun], rows: int) -> list[list[ShardRun]]:
+    """The runs, in order, cut into store chunks of `rows` samples, runs that follow one
+    another in the same file merged."""
+    chunks: list[list[ShardRun]] = []
+    room = 0
+    for run in runs:
+        offset, count = run.offset, run.count
+        while count:
+            if room == 0:
+                chunks.append([])
+                room = rows
+            take = min(count, room)
+            last = chunks[-1][-1] if chunks[-1] else None
+            if last is not None and last.path == run.path and last.shape == run.shape and \
+                    last.offset + last.count * run.sample_size == offset:
+                chunks[-1][-1] = last._replace(count=last.count + take)
+            else:
+                chunks[-1].append(ShardRun(run.path, offset, take, tuple(run.shape)))
+            offset += take * run.sample_size
+            count -= take
+            room -= take
+    return chunks
 
 
 class ShardReader:
@@ -85,8 +88,7 @@ class ShardReader:
         if run.path != self.path:
             self.close()
             self.path, self.data = run.path, np.fromfile(run.path, np.float32)
-        size = math.prod(run.shape)
-        return self.data[run.offset:run.offset + run.count * size].reshape((run.count, *run.shape))
+        return self.data[run.offset:run.offset + run.count * run.sample_size].reshape((run.count, *run.shape))
 
     def close(self) -> None:
         if self.path is not None and self.remove:
@@ -103,21 +105,33 @@ def write_floats(folder: str | Path, arrays: list[np.ndarray]) -> str:
     return path
 
 
-def spill(poses: np.ndarray, folder: Path) -> ShardSlice:
+def move_to_file(folder: str | Path, poses: list[np.ndarray], full: list[np.ndarray] | None
+                 ) -> tuple[list[ShardRun], list[ShardRun] | None]:
+    """In a worker: a task's arrays (one poses and, with --keep-full, one full array per
+    sample) written to one new file in `folder`, poses first; returned as ShardRuns of it (the
+    poses merged into as few runs as their shapes allow, one run a full array)."""
+    path = write_floats(folder, poses + (full or []))
+    runs: list[ShardRun] = []
+    offset = 0
+    for p in poses:
+        last = runs[-1] if runs else None
+        if last is not None and last.shape == p.shape:
+            runs[-1] = last._replace(count=last.count + 1)
+        else:
+            runs.append(ShardRun(path, offset, 1, tuple(p.shape)))
+        offset += p.size
+    full_runs = None if full is None else []
+    for f in full or []:
+        full_runs.append(ShardRun(path, offset, 1, tuple(f.shape)))
+        offset += f.size
+    return runs, full_runs
+
+
+def spill(poses: np.ndarray, folder: Path) -> ShardRun:
     """Write one sample's poses that came by the pipe to a file of its own (the writer's),
     making the folder again if it went missing; an OSError here (a full disk) ends the run."""
     folder.mkdir(exist_ok=True)
-    return ShardSlice(write_floats(folder, [poses]), 0, tuple(poses.shape))
-
-
-@dataclass
-class Packed:
-    """A task's results with their arrays moved to `path`: `shapes[i]` lists, for the i-th
-    array-carrying item, (attribute, shape) in the file's order."""
-
-    path: str
-    results: list
-    shapes: list[list[tuple[str, tuple[int, ...]]]]
+    return ShardRun(write_floats(folder, [poses]), 0, 1, tuple(poses.shape))
 
 
 def handoff_folder(out: Path) -> Path:
@@ -131,55 +145,3 @@ def handoff_folder(out: Path) -> Path:
 def remove_folder(folder: Path | None) -> None:
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _carriers(results: list) -> list:
-    """The items of a task's results that carry arrays (Ready samples, not Skipped), in order."""
-    return [item for _, _, items in results for _, _, item in items if hasattr(item, ARRAYS[0])]
-
-
-def pack(results: list, folder: str) -> Packed | list:
-    """In the worker: write the task's float32 arrays to one file and drop them from the
-    results; the results unchanged if the file cannot be written."""
-    arrays, shapes = [], []
-    for item in _carriers(results):
-        these = []
-        for a in ARRAYS:
-            arr = getattr(item, a, None)
-            if isinstance(arr, np.ndarray):
-                arrays.append(arr)
-                these.append((a, arr.shape))
-        shapes.append(these)
-    if not arrays:
-        return results
-    try:
-        path = write_floats(folder, arrays)
-    except OSError:
-        return results
-    for item in _carriers(results):
-        for a in ARRAYS:
-            setattr(item, a, None)
-    return Packed(path, results, shapes)
-
-
-def unpack(batch: Packed | list, defer_poses: bool = False) -> list:
-    """In the writing process: the task's results with their arrays back (views into the one
-    array read from the file, which is then removed). With `defer_poses`, poses become
-    ShardSlices instead and the file stays for the writer's final pass (StoreWriter `defer_to`)."""
-    if not isinstance(batch, Packed):
-        return batch
-    data = None
-    offset = 0
-    for item, these in zip(_carriers(batch.results), batch.shapes, strict=True):
-        for a, shape in these:
-            ref = ShardSlice(batch.path, offset, tuple(shape))
-            if defer_poses and a == "poses":
-                setattr(item, a, ref)
-            else:
-                if data is None:
-                    data = np.fromfile(batch.path, np.float32)
-                setattr(item, a, data[offset:offset + ref.size].reshape(shape))
-            offset += ref.size
-    if not defer_poses:
-        os.unlink(batch.path)
-    return batch.results

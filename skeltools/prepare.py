@@ -22,11 +22,11 @@ import numpy as np
 from tqdm import tqdm
 
 from . import __version__
+from .answers import Answer, collect
 from .formats import FormatReader
 from .formats.raw_sample import SampleError, Skipped, reason_kind  # noqa: F401 - reason_kind re-exported
 from .formats.read_buffer import ReadBuffer
 from .formats.units import RawUnit, units_by_file_name
-from .handoff import pack
 from .kernels import abs_max
 from .manifests import DatasetSpec, Protocol, load_dataset, read_split_file
 from .store import (DiskFull, StoreError, StoreWriter, backend_of, is_disk_full, is_tool_store, load_backend, meta_row,
@@ -163,11 +163,11 @@ class _Job:
         ready_sample("warm-up", {"action": 1, "view": 1}, out, self.scaling, self.keep_full)
         return True
 
-    def batch(self, units: list[RawUnit]):
-        """Several units in one task (one round trip to a worker for CHUNK files), their
-        arrays packed into the hand-off folder when there is one."""
-        results = [self(u) for u in units]
-        return results if self.handoff is None else pack(results, self.handoff)
+    def batch(self, units: list[RawUnit], first: int) -> Answer:
+        """Several units in one task (one round trip to a worker for CHUNK files), units[0]
+        being the run's unit `first`: one Answer, its arrays in the hand-off folder when
+        there is one."""
+        return collect(first, [self(u) for u in units], self.handoff)
 
     def _transform(self, name: str, fields: dict, raw):
         why = raw if isinstance(raw, Skipped) else self.skip_reason(name, fields)
@@ -321,10 +321,8 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     summary = PrepareSummary(out=Path(out), ignored=ignored)
     params = TransformParams(frames=frames, align=align, bounds=dataset_bounds(spec))
     job = _Job(spec, params, keep_full, scaling)
-    results = ((u.name, u.path, size, seconds, items)
-               for u, (size, seconds, items) in zip(units, pool.results(job, units)))
     try:
-        write_store(spec, out, results, len(units), protocols, protocol_sources, params, summary,
+        write_store(spec, out, units, pool.results(job, units), protocols, protocol_sources, params, summary,
                     keep_full=keep_full, compression=compression, scaling=scaling, progress=progress,
                     in_process_workers=pool.workers <= 1,
                     defer_to=pool.open_handoff(single=not writes_in_place(out, compression)), blocks=pool.scaled_blocks)
@@ -335,49 +333,58 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     return summary
 
 
-def write_store(spec: DatasetSpec, out: str | Path, results: Iterator, n_units: int, protocols: list,
+def write_store(spec: DatasetSpec, out: str | Path, units: list[RawUnit], answers: Iterator[Answer], protocols: list,
                 protocol_sources: dict, params: TransformParams, summary: PrepareSummary, *, keep_full: bool = False,
                 compression: str | None = None, scaling: str = "dataset", progress: bool = True,
                 extra_attrs: dict | None = None,
                 in_process_workers: bool = True, defer_to: Path | None = None,
                 blocks: Callable | None = None) -> PrepareSummary:
-    """Stream (unit name, unit path, bytes read, worker seconds, [(name, fields, Ready or
-    Skipped)]) into a store: duplicates skipped, scaled, scenes and splits indexed, committed
-    atomically; Ctrl-C, a full disk or any error leave nothing under `out`. The samples come
-    ready to write (`ready_sample`, in the workers): this loop only writes."""
+    """Stream the answers for `units` (answers.Answer, in unit order) into a store: duplicates
+    skipped, scaled, scenes and splits indexed, committed atomically; Ctrl-C, a full disk or
+    any error leave nothing under `out`. The samples come ready to write (`ready_sample`, in
+    the workers): this loop only files them, a task at a time where none is a duplicate."""
     start = time.perf_counter()
     cpu = time.process_time()
     scale = 0.0
-    sample_units: list[str] = []
-    written_from: dict[str, Path] = {}
+    sample_units: list[int] = []        # each written sample's unit (an index into units)
+    written_from: dict[str, int] = {}   # sample name -> its unit
     try:
         with _Interrupt() as interrupt, StoreWriter(out, bodies=spec.bodies, frames=params.frames,
                                                     joints=spec.layout.n_joints, keep_full=keep_full,
                                                     compression=compression, defer_to=defer_to) as writer:
-            bar = tqdm(total=n_units, unit="file", disable=not progress,
+            bar = tqdm(total=len(units), unit="file", disable=not progress,
                        desc=f"prepare {spec.name} (compiling kernels on a first run)")
             first, started = time.perf_counter(), False
-            for unit_name, unit_path, size, seconds, items in results:
+            for answer in answers:
                 if not started:      # once (a disabled bar's n stays 0)
                     summary.first_unit_seconds = time.perf_counter() - first
                     bar.set_description(f"prepare {spec.name}")
                     started = True
                 interrupt.check()
-                summary.bytes_read += size
-                summary.worker_seconds += seconds
-                bar.update(1)
-                for name, fields, result in items:
+                summary.bytes_read += answer.bytes_read
+                summary.worker_seconds += answer.seconds
+                bar.update(answer.units)
+                fresh = dict(zip(answer.names, [answer.first + u for u in answer.unit_of]))
+                if len(fresh) == len(answer) and written_from.keys().isdisjoint(fresh):   # the whole task at once
+                    summary.skipped.extend((name, why) for _, name, why in answer.skipped)
+                    if fresh:
+                        scale = max(scale, *answer.own)
+                        writer.extend(answer.poses, answer.meta, answer.full)
+                        written_from.update(fresh)
+                        sample_units.extend(fresh.values())
+                    continue
+                for unit, name, result in answer.items():
                     if not isinstance(result, Skipped) and name in written_from:
-                        result = Skipped("duplicate", f"duplicate of {written_from[name]} (same sample name)")
+                        result = Skipped("duplicate", f"duplicate of {units[written_from[name]].path} (same sample name)")
                     if isinstance(result, Skipped):
                         summary.skipped.append((name, result))
                         continue
-                    scale = max(scale, result.own)
-                    writer.append(result.poses, result.meta, result.full)
-                    written_from[name] = unit_path
-                    sample_units.append(unit_name)
+                    scale = max(scale, answer.own[result])
+                    writer.append(*answer.sample(result))
+                    written_from[name] = unit
+                    sample_units.append(unit)
             bar.close()
-            fields = split_fields(writer.meta, sample_units)
+            fields = split_fields(writer.meta, [units[u].name for u in sample_units])
             scene, views = scene_index(fields, spec)
             writer.meta["scene"] = scene.tolist()
             splits = {p.name: p.assign(fields[p.field]) for p in protocols}
@@ -424,9 +431,12 @@ def prepare_from_mmaction(dataset: str, pickle_path: str | Path, out: str | Path
     roles = spec.layout.role_indices()
     source = Path(pickle_path)
 
-    def results():
-        for k, ann in enumerate(data["annotations"]):
-            name = str(ann.get("frame_dir", f"annotation {k}")) if isinstance(ann, dict) else f"annotation {k}"
+    annotations = data["annotations"]
+    frame_dirs = [str(ann.get("frame_dir", f"annotation {k}")) if isinstance(ann, dict) else f"annotation {k}"
+                  for k, ann in enumerate(annotations)]
+
+    def answers():
+        for k, (name, ann) in enumerate(zip(frame_dirs, annotations)):
             fields = spec.parse_file_name(f"{name}.skeleton")
             if fields is None:
                 item = Skipped("unknown name", f"unknown name: {name!r} is not an {spec.name} sample name")
@@ -441,10 +451,10 @@ def prepare_from_mmaction(dataset: str, pickle_path: str | Path, out: str | Path
                     item = ready_sample(name, fields, out, scaling, keep_full=False)
                 except Exception as e:
                     item = failure_reason(e)
-            yield name, source, 0, 0.0, [(name, fields or {}, item)]
+            yield collect(k, [(0, 0.0, [(name, fields, item)])])
 
     protocols, sources = [], {}
-    for split_name, names in data.get("split", {}).items():
+    for split_name in data.get("split", {}):
         proto, _, part = str(split_name).rpartition("_")
         if proto and part in ("train", "val"):
             sources[proto] = f"mmaction:{source.name}"
@@ -454,6 +464,7 @@ def prepare_from_mmaction(dataset: str, pickle_path: str | Path, out: str | Path
         protocols.append(Protocol(name=proto, field="name", train=train, test=test))
     summary = PrepareSummary(out=Path(out))
     summary.bytes_read = source.stat().st_size
-    return write_store(spec, out, results(), len(data["annotations"]), protocols, sources, params, summary,
+    units = [RawUnit(source, name, {}) for name in frame_dirs]
+    return write_store(spec, out, units, answers(), protocols, sources, params, summary,
                        compression=compression, scaling=scaling, progress=progress,
                        extra_attrs={"source": f"mmaction:{source.name}"})

@@ -21,7 +21,7 @@ import numpy as np
 
 from .chunk_targets import (ChunkTarget, EncodedChunk, H5Chunks, H5EncodedChunks, H5InPlace, ZarrChunks,
                             can_write_in_place)
-from .handoff import ShardReader, runs_of, spill
+from .handoff import ShardReader, ShardRun, chunks_of, sample_of, spill
 
 FORMAT_NAME = "skeltools-store"
 FORMAT_VERSION = 2   # 2: the full-length sequences of --keep-full are full/ (raw/ in version 1)
@@ -525,7 +525,7 @@ class StoreWriter:
     scale in a chunked second pass, so memory stays bounded by one chunk (uncompressed HDF5:
     both passes at the chunks' offsets in the file, skeltools/chunk_targets.py). With `defer_to`
     (a folder: prepare's hand-off folder), poses are not written during the run at all: each
-    sample's poses stay in a hand-off file (a ShardSlice; arrays given directly are spilled
+    sample's poses stay in a hand-off file (a ShardRun; arrays given directly are spilled
     to a file there) and `commit` writes every chunk once, already scaled. The stored values
     are the same either way.
     """
@@ -534,7 +534,8 @@ class StoreWriter:
                  chunk_samples: int = 64, compression: str | None = None, defer_to: Path | None = None):
         self.path = Path(path)
         self.defer_to = defer_to
-        self._refs: list = []     # with defer_to: every sample's ShardSlice, in order
+        self._refs: list[ShardRun] = []   # with defer_to: every sample's poses in hand-off files, in order
+        self._full_reader = ShardReader(remove=False)   # full arrays in hand-off files (removed at commit)
         self.kind = backend_of(self.path)
         self.tmp = self.partial_path(self.path)
         self._remove(self.tmp)
@@ -576,9 +577,9 @@ class StoreWriter:
         elif p.exists():
             p.unlink()
 
-    def append(self, poses, meta: dict | tuple, full: np.ndarray | None = None) -> None:
-        """Add one sample: poses (M, T, J, 3) (or, with defer_to, a ShardSlice of them), its
-        meta fields (a dict, or its `meta_row`) and, with keep_full, (M, L, J, 3)."""
+    def append(self, poses, meta: dict | tuple, full=None) -> None:
+        """Add one sample: poses (M, T, J, 3) (or, with defer_to, a ShardRun of them), its
+        meta fields (a dict, or its `meta_row`) and, with keep_full, (M, L, J, 3) or a ShardRun."""
         if self.defer_to is None:
             self._buf.append(poses)
         else:
@@ -589,6 +590,8 @@ class StoreWriter:
         for column, value in zip(self._columns, meta if isinstance(meta, tuple) else meta_row(meta)):
             column.append(value)
         if self.keep_full:
+            if isinstance(full, ShardRun):
+                full = self._full_reader.read(full)[0]
             frames_first = np.moveaxis(full, 1, 0)
             self._full_buf.append(frames_first)
             self._full_len += len(frames_first)
@@ -596,6 +599,20 @@ class StoreWriter:
         self.n += 1
         if self.n % self.chunk == 0:
             self._flush()
+
+    def extend(self, poses: list, columns: tuple[tuple, ...], full: list | None = None) -> None:
+        """Add several samples: poses as `append` takes them (ShardRuns: a run may hold many),
+        the meta as columns (a tuple per META_DTYPES field, answers.Answer.meta), full as
+        `append` takes it, one each. Deferred poses in hand-off files are filed with a few list
+        extends; anything else sample by sample."""
+        if self.defer_to is None or self.keep_full or not all(isinstance(p, ShardRun) for p in poses):
+            for i in range(len(columns[0])):
+                self.append(sample_of(poses, i), tuple(c[i] for c in columns), None if full is None else full[i])
+            return
+        self._refs.extend(poses)
+        for column, values in zip(self._columns, columns, strict=True):
+            column.extend(values)
+        self.n += len(columns[0])
 
     def _ensure_space(self, nbytes: int) -> None:
         """Refuse a write that would fill the file system: HDF5 crashes (a segfault) when a
@@ -626,9 +643,9 @@ class StoreWriter:
         written in place by whoever makes them (skeltools/chunk_targets.py). `blocks(chunks,
         scale, target)`, if given, makes them elsewhere (prepare's workers) and yields (k,
         block or None, crc32) in order; else they are made here."""
-        chunks = [runs_of(self._refs[lo:lo + self.chunk]) for lo in range(0, len(self._refs), self.chunk)]
-        self._ensure_space(len(self._refs) * int(np.prod(self.sample_shape)) * 4)
-        target = self._b.create_for_direct_writes("poses", (len(self._refs), *self.sample_shape),
+        chunks = chunks_of(self._refs, self.chunk)
+        self._ensure_space(self.n * int(np.prod(self.sample_shape)) * 4)
+        target = self._b.create_for_direct_writes("poses", (self.n, *self.sample_shape),
                                                   (self.chunk, *self.sample_shape), self.compression)
         digests = []
         for k, made, digest in (blocks or scaled_blocks_here)(chunks, scale, target):
@@ -734,8 +751,11 @@ class StoreWriter:
             self._remove(old)
 
     def _close_in_place(self) -> None:
+        """Close what the writer holds open besides the store: the in-place file handle, and
+        the hand-off file of full arrays read last."""
         if self._in_place is not None:
             self._in_place.close()
+        self._full_reader.close()
 
     def abort(self) -> None:
         """Drop the temporary store; the final path is left as it was."""

@@ -29,7 +29,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .chunk_targets import ChunkTarget
-from .handoff import ShardReader, ShardRun, handoff_folder, remove_folder, unpack, write_floats
+from .handoff import ShardReader, ShardRun, handoff_folder, remove_folder, write_floats
 from .store import StoreError, deliver, scaled_block, scaled_blocks_here
 
 
@@ -75,7 +75,7 @@ def _map_task(context: tuple, span: tuple[int, int]) -> list:
 def _read_task(context: tuple, span: tuple[int, int]):
     """Runs in a worker: the job's batch of units[lo:hi] (context: the job and the units)."""
     job, units = context
-    return job.batch(units[span[0]:span[1]])
+    return job.batch(units[span[0]:span[1]], span[0])
 
 
 def _commit_task(context: object, task: tuple[list[tuple[int, list[ShardRun]]], list[str]], scale: float,
@@ -129,7 +129,6 @@ class Workers:
         self.pool: list[_Proc] | None = None
         self._selector: selectors.BaseSelector | None = None
         self.warm_up_seconds = self.warm_up_cpu_seconds = 0.0   # compiling or loading the kernels, once
-        self.defer_poses = False  # poses stay in their hand-off files for the writer (open_handoff)
 
     def open_handoff(self, single: bool = False) -> Path | None:
         """Make the hand-off folder now, for a StoreWriter `defer_to` (the poses then stay in
@@ -138,7 +137,6 @@ class Workers:
         if self.out is None or (self.workers <= 1 and not single):
             return None
         self.handoff = handoff_folder(self.out)
-        self.defer_poses = True
         return self.handoff
 
     def map(self, fn: Callable, items: list, what: str = "reading the raw files") -> list:
@@ -152,46 +150,42 @@ class Workers:
         self._start((fn, items))
         try:
             died = f"a worker process died while {what}: nothing was written to {self.out}"
-            return [x for part in self._in_order(_map_task, spans, died) for x in part]
+            return [x for part in self._in_order(_map_task, iter(spans), died) for x in part]
         finally:
             self.close_pool()
 
     def results(self, job, units: list) -> Iterator:
-        """`job(unit)` for every unit, in order. `job` is prepare's _Job: callable on a unit,
-        with `batch(units)` for a pool task and `warm_up()`, and a `handoff` field."""
+        """`job.batch(units[lo:hi], lo)` for spans of the units that cover them in order, each
+        answer as the job gave it. `job` is prepare's _Job: `batch` for a task, `warm_up()`,
+        and a `handoff` field (set here to the hand-off folder, where there is one)."""
         if not units:
             return
         wall, cpu = time.perf_counter(), time.process_time()
         warm = job.warm_up()
         self.warm_up_seconds, self.warm_up_cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
-        if self.workers <= 1:
-            if self.handoff is None:
-                yield from map(job, units)
-                return
-            job = replace(job, handoff=str(self.handoff))   # poses to hand-off files, as a pool's tasks
-            for lo in range(0, len(units), self.CHUNK):
-                yield from unpack(job.batch(units[lo:lo + self.CHUNK]), self.defer_poses)
-            return
-        rest = units
-        if not warm:
-            yield job(units[0])
-            rest = units[1:]
-        spans = self._spans(len(rest), self.CHUNK)
-        if self.handoff is None and self.out is not None:
+        first = 0
+        if not warm:           # a format without a warm-up compiles its kernels on its first unit, here
+            yield job.batch(units[:1], 0)
+            first = 1
+        if self.workers > 1 and self.handoff is None and self.out is not None:
             self.handoff = handoff_folder(self.out)
         if self.handoff is not None:
             job = replace(job, handoff=str(self.handoff))
-        self._start((job, rest))
+        spans = [(lo + first, hi + first) for lo, hi in self._spans(len(units) - first, self.CHUNK)]
+        if self.workers <= 1:
+            for lo, hi in spans:
+                yield job.batch(units[lo:hi], lo)
+            return
+        self._start((job, units))
         died = (f"a worker process died while reading the raw files (killed, out of memory, or a crash inside a "
                 f"library): nothing was written to {self.out}; run again, or with --workers 1 to see which file")
-        for batch in self._in_order(_read_task, spans, died):
-            yield from unpack(batch, self.defer_poses)
+        yield from self._in_order(_read_task, iter(spans), died)
 
-    def _spans(self, n: int, most: int) -> Iterator[tuple[int, int]]:
+    def _spans(self, n: int, most: int) -> list[tuple[int, int]]:
         """(lo, hi) spans of n units, at most `most` a span and at least MIN_TASKS_PER_WORKER
         spans a worker where n allows (so that the last tasks still balance)."""
         size = max(1, min(most, n // (self.workers * self.MIN_TASKS_PER_WORKER)))
-        return iter([(lo, min(lo + size, n)) for lo in range(0, n, size)])
+        return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
 
     def _start(self, context: object) -> None:
         ctx = mp.get_context(_start_method())

@@ -134,18 +134,24 @@ def test_pkummd_two_person_instances_fill_the_second_slot(tmp_path):
     assert two.any() and (bodies[two] == 2).all() and (bodies[~two] == 1).all()
 
 
-def test_pkummd_official_split_file_replaces_the_manifest_protocol(tmp_path):
+@pytest.mark.parametrize("workers,tasks_per_worker", [("1", 8), ("1", 1), ("2", 1)])
+def test_pkummd_official_split_file_replaces_the_manifest_protocol(tmp_path, monkeypatch, workers, tasks_per_worker):
+    """The split file names videos (units); each sample goes with the video it was cut from,
+    however many samples a video has and however the 6 videos fall into tasks (1, 6 or 3 a task)."""
+    from skeltools.workers import Workers
+    monkeypatch.setattr(Workers, "MIN_TASKS_PER_WORKER", tasks_per_worker)
     corpus = synth("pkummd1", tmp_path / "raw", scenes=8, seed=1, rigid=True, broken=False)
     split = tmp_path / "cross-subject.txt"
-    split.write_text("Training videos: \n0002-L, 0002-M, 0002-R\nValidataion videos: \n0291-L, 0291-M, 0291-R\n")
+    split.write_text("Training videos: \n0002-L, 0291-L, 0291-M\nValidataion videos: \n0002-M, 0002-R, 0291-R\n")
     r = CliRunner().invoke(skel, ["prepare", "pkummd1", "--raw", str(corpus.out), "--out", str(tmp_path / "s.h5"),
-                                  "--workers", "1", "--quiet", "--split-file", str(split)])
+                                  "--workers", workers, "--quiet", "--split-file", str(split)])
     assert r.exit_code == 0, r.output
     with Store(tmp_path / "s.h5") as st:
         names = st.read("meta/name")
         train, test = names[st.split("xsub", "train")], names[st.split("xsub", "test")]
-    assert len(train) == 12 and all(n.startswith("0002-") for n in train)
-    assert len(test) == 12 and all(n.startswith("0291-") for n in test)
+    video = [n.split("_")[0] for n in names]
+    assert len(train) == 12 and list(train) == [n for n, v in zip(names, video) if v in ("0002-L", "0291-L", "0291-M")]
+    assert len(test) == 12 and list(test) == [n for n, v in zip(names, video) if v in ("0002-M", "0002-R", "0291-R")]
 
 
 def test_nucla_needs_its_folder_layout(tmp_path):

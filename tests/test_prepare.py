@@ -334,7 +334,7 @@ class _PidJob:
         import os
         return os.getpid()
 
-    def batch(self, units):
+    def batch(self, units, first):
         return [self(u) for u in units]
 
 
@@ -345,7 +345,7 @@ def test_with_a_warm_up_the_writing_process_reads_no_unit(warm):
     from skeltools.workers import Workers
     pool, job = Workers(2), _PidJob(warm)
     try:
-        pids = list(pool.results(job, list(range(40))))
+        pids = [pid for answer in pool.results(job, list(range(40))) for pid in answer]
     finally:
         pool.close()
     assert len(pids) == 40 and job.warmed_in == os.getpid()
@@ -364,7 +364,8 @@ def test_arrays_take_the_pipe_when_the_hand_off_folder_cannot_be_written(rigid_c
                                                                          monkeypatch):
     import skeltools.prepare as prep
     import skeltools.workers as workers
-    from skeltools.handoff import pack
+    from skeltools.answers import collect
+    from skeltools.store import meta_row
 
     made = workers.handoff_folder
 
@@ -373,8 +374,11 @@ def test_arrays_take_the_pipe_when_the_hand_off_folder_cannot_be_written(rigid_c
         folder.rmdir()                                       # every worker's file write now fails
         return folder
 
-    results = [(1, 0.0, [("a", {}, prep.Ready(np.ones((2, 3), np.float32), None, {}, 1.0))])]
-    assert pack(results, str(tmp_path / "missing")) is results and results[0][2][0][2].poses.shape == (2, 3)
+    row = meta_row({"name": "a", "label": 0, "view": 1, "scene": 0, "subject": 1, "setup": 1, "replication": 1,
+                    "frames": 50, "bodies": 1})
+    results = [(1, 0.0, [("a", {}, prep.Ready(np.ones((2, 3), np.float32), None, row, 1.0))])]
+    answer = collect(0, results, str(tmp_path / "missing"))
+    assert isinstance(answer.poses[0], np.ndarray) and answer.poses[0].shape == (2, 3) and answer.names == ("a",)
     monkeypatch.setattr(workers, "handoff_folder", vanishing)
     prepare("ntu60", rigid_corpus.out, tmp_path / "p.h5", workers=2, keep_full=True, progress=False)
     ref, _ = arrays(rigid_store[0])
@@ -396,7 +400,7 @@ class _StandInJob:
 class _DyingJob(_StandInJob):
     """A job whose worker dies (as of a crash inside a library) on unit 13."""
 
-    def batch(self, units):
+    def batch(self, units, first):
         import os
         if 13 in units:
             os._exit(1)
@@ -468,8 +472,9 @@ def test_a_deferring_writer_stores_what_the_plain_writer_stores(tmp_path, suffix
 class _UnevenJob(_StandInJob):
     """A job whose tasks take uneven times (so that answers come back out of order)."""
 
-    def batch(self, units):
+    def batch(self, units, first):
         import time
+        assert units[0] == first
         time.sleep(0.02 * (units[0] % 3))
         if 41 in units:
             raise ValueError("unit 41 is broken")
@@ -481,7 +486,8 @@ def test_the_pool_yields_in_unit_order_and_raises_a_task_s_own_error(tmp_path):
     pool = Workers(3, out=tmp_path / "s.h5")
     pool.CHUNK = 1
     try:
-        assert list(pool.results(_UnevenJob(), list(range(40)))) == [u * 10 for u in range(40)]
+        assert [v for answer in pool.results(_UnevenJob(), list(range(40))) for v in answer] == \
+            [u * 10 for u in range(40)]
     finally:
         pool.close()
     pool = Workers(3, out=tmp_path / "s.h5")
@@ -489,30 +495,35 @@ def test_the_pool_yields_in_unit_order_and_raises_a_task_s_own_error(tmp_path):
     got = []
     with pytest.raises(ValueError, match="unit 41"):
         try:
-            for value in pool.results(_UnevenJob(), list(range(60))):
-                got.append(value)
+            for answer in pool.results(_UnevenJob(), list(range(60))):
+                got.extend(answer)
         finally:
             pool.close()
     assert got == [u * 10 for u in range(41)] and list(tmp_path.iterdir()) == []
 
 
-def test_hand_off_runs_read_back_the_samples_they_name(tmp_path):
-    """A store chunk names its samples as runs (consecutive samples of one hand-off file):
-    read through the runs, the samples are the ones written, in order, however the files and
-    gaps fall (a sample from another file, a skipped one, a file's end)."""
-    from skeltools.handoff import ShardReader, ShardSlice, runs_of, write_floats
+def test_hand_off_runs_cut_into_chunks_read_back_the_samples_they_name(tmp_path):
+    """Store chunks name their samples as runs (consecutive samples of one hand-off file): cut
+    into chunks, runs that follow one another merged, a run split where a chunk ends, and read
+    through them, the samples are the ones filed, in order, however the files and gaps fall (a
+    sample from another file, a skipped one, a file's end, a task's run of several)."""
+    from skeltools.handoff import ShardReader, ShardRun, chunks_of, sample_of, write_floats
 
     rng = np.random.default_rng(5)
-    files = [[rng.normal(size=(2, 4, 3, 3)).astype(np.float32) for _ in range(5)] for _ in range(3)]
+    shape = (2, 4, 3, 3)
+    files = [[rng.normal(size=shape).astype(np.float32) for _ in range(5)] for _ in range(3)]
     paths = [write_floats(tmp_path, f) for f in files]
     size = 2 * 4 * 3 * 3
     picked = [(0, 0), (0, 1), (0, 2), (1, 0), (0, 4), (2, 0), (2, 1), (2, 3), (2, 4), (1, 4)]   # (2, 2) skipped
-    refs = [ShardSlice(paths[f], i * size, (2, 4, 3, 3)) for f, i in picked]
-    runs = runs_of(refs)
-    assert [(paths.index(r.path), r.offset // size, r.count) for r in runs] == \
-        [(0, 0, 3), (1, 0, 1), (0, 4, 1), (2, 0, 2), (2, 3, 2), (1, 4, 1)]
-    got = np.concatenate([ShardReader(remove=False).read(r) for r in runs])
+    runs = [ShardRun(paths[f], i * size, 1, shape) for f, i in picked] + [ShardRun(paths[1], size, 3, shape)]
+    picked += [(1, 1), (1, 2), (1, 3)]
+    chunks = chunks_of(runs, 4)
+    assert [[(paths.index(r.path), r.offset // size, r.count) for r in c] for c in chunks] == \
+        [[(0, 0, 3), (1, 0, 1)], [(0, 4, 1), (2, 0, 2), (2, 3, 1)], [(2, 4, 1), (1, 4, 1), (1, 1, 2)], [(1, 3, 1)]]
+    got = np.concatenate([ShardReader(remove=False).read(r) for c in chunks for r in c])
     assert np.array_equal(got, np.stack([files[f][i] for f, i in picked]))
+    one = sample_of(runs, 12)
+    assert one.count == 1 and np.array_equal(ShardReader(remove=False).read(one)[0], files[1][3])
 
 
 def _square_where(x):

@@ -162,19 +162,33 @@ def test_uwa3d_layout_follows_the_majority_of_files(tmp_path):
     assert list(skipped(tmp_path / "u.h5")) == ["a01_s01_e00_v01"]
 
 
-def test_the_same_sample_under_two_folders_is_written_once(ntu, tmp_path):
-    corpus, _ = ntu
+@pytest.mark.parametrize("workers,index", [(2, 2), (2, 3), (1, 5)])
+def test_the_same_sample_under_two_folders_is_written_once(ntu, tmp_path, workers, index):
+    """The second copy is skipped as a duplicate of the first, and the other samples are the
+    clean store's. With 2 workers the tasks hold 2 files, so the two copies of sample 2 come in
+    one task and those of sample 3 in two (a task is filed whole only when none of its names is
+    written); with 1 worker, 4 files, the file before sample 5 broken: a task of a skipped file,
+    a sample and its copy, whose reasons keep the files' order."""
+    corpus, root = ntu
     raw = tmp_path / "raw"
     shutil.copytree(corpus.out, raw)
     (raw / "copy").mkdir()
-    name = sorted(corpus.samples)[3]
+    names = sorted(corpus.samples)
+    name, broken = names[index], (names[index - 1] if workers == 1 else None)
     shutil.copy(raw / f"{name}.skeleton", raw / "copy" / f"{name}.skeleton")
-    prepare("ntu60", raw, tmp_path / "d.h5", workers=2, progress=False)
-    with Store(tmp_path / "d.h5") as st:
-        names = list(st.read("meta/name"))
-    assert names.count(name) == 1 and len(names) == len(corpus.samples)
+    if broken:
+        (raw / f"{broken}.skeleton").write_text("not a skeleton file\n")
+    prepare("ntu60", raw, tmp_path / "d.h5", workers=workers, progress=False)
+    with Store(tmp_path / "d.h5") as st, Store(root / "clean.h5") as clean:
+        kept = np.flatnonzero(clean.read("meta/name") != broken)
+        assert list(st.read("meta/name")) == [n for n in names if n != broken]
+        assert st.attrs["scale"] == clean.attrs["scale"]     # the broken file is not the largest sample
+        assert np.array_equal(st.read("poses"), clean.read("poses")[kept])
+        assert all(np.array_equal(st.read(f"meta/{k}"), clean.read(f"meta/{k}")[kept]) for k in st.meta()
+                   if k != "scene")
     why = skipped(tmp_path / "d.h5")
-    assert list(why) == [name] and why[name].startswith("duplicate of ")
+    assert list(why) == ([broken] if broken else []) + [name]
+    assert why[name] == f"duplicate of {raw / name}.skeleton (same sample name)"
 
 
 @pytest.mark.parametrize("kind", ["folder", "file"])
