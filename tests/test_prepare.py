@@ -561,3 +561,28 @@ def test_every_format_warms_up_without_a_raw_file(dataset, monkeypatch):
     job = prep._Job(spec, TransformParams(bounds=prep.dataset_bounds(spec)), keep_full=True)
     sample = reader.warm_up_sample(spec.layout.n_joints)
     assert job.warm_up() is True and sample.xyz.shape[1:] == (spec.layout.n_joints, 3) and len(sample.frame) >= 2
+
+
+@pytest.mark.parametrize("step", [1, 3, 4])
+def test_hand_off_files_go_after_their_last_chunk_and_by_the_worker_only_within_its_task(step):
+    """The commit's removal plan: every hand-off file removed exactly once, never before the
+    last chunk that reads it is made, and by a task's own worker only when no chunk of another
+    task reads it (that one may still be running in another worker)."""
+    from skeltools.handoff import ShardRun, chunks_of
+    from skeltools.workers import removal_plan
+
+    rng = np.random.default_rng(step)
+    runs = [ShardRun(f"f{i}", 0, int(n), (2,)) for i, n in enumerate(rng.integers(1, 150, 40))]
+    chunks = chunks_of(runs, 64)
+    own, shared = removal_plan(chunks, step)
+    readers = {}
+    for k, c in enumerate(chunks):
+        for run in c:
+            readers.setdefault(run.path, []).append(k)
+    removed = [(k, p, "own") for k, ps in own.items() for p in ps] + [(k, p, "shared") for k, ps in shared.items()
+                                                                       for p in ps]
+    assert sorted(p for _, p, _ in removed) == sorted(readers)
+    for k, path, how in removed:
+        assert k == max(readers[path])
+        assert (how == "own") == (min(readers[path]) // step == k // step)
+    assert own and shared                   # both kinds occur
