@@ -90,3 +90,33 @@ def test_adversarial_records_select_as_the_reference():
     empty = RawSample(frame=np.zeros(0, np.int32), body_id=np.zeros(0, np.int64), xyz=np.zeros((0, 25, 3), np.float32),
                       n_frames=4)
     assert _same(empty, 2) == "error"
+
+
+def _motion_by_axis(xyz: np.ndarray) -> float:
+    """The motion score as SGN defines it, one axis at a time in plain Python (float64, the
+    additions in frame-then-joint order): the order the compiled kernel must keep."""
+    flat = [[float(v) for v in xyz[:, :, a].reshape(-1)] for a in range(3)]
+    total = 0.0
+    for values in flat:
+        mean = 0.0
+        for v in values:
+            mean += v
+        mean /= len(values)
+        var = 0.0
+        for v in values:
+            var += (v - mean) * (v - mean)
+        total += var / len(values)
+    return total
+
+
+@pytest.mark.parametrize("frames", [1, 7, 60])
+def test_motion_is_the_summed_variance_of_each_axis(frames):
+    """kernels.motion against numpy's variance and, exactly, against the axis-by-axis sums
+    (the ranking of bodies depends on it)."""
+    from skeltools.kernels import motion
+    rng = np.random.default_rng(frames)
+    xyz = (rng.normal(0, 0.4, (frames, 25, 3)) + [0.1, 0.9, 3.0]).astype(np.float32)
+    got = motion(xyz)
+    assert got == _motion_by_axis(xyz)
+    assert got == pytest.approx(xyz.astype(np.float64).reshape(-1, 3).var(axis=0).sum(), rel=1e-12)
+    assert motion(xyz[:0]) == 0.0
