@@ -136,3 +136,16 @@ def test_frames_without_a_kept_body_are_dropped():
     blob = rng.normal(size=(3, 25, 3))
     raw = _raw([(1, range(30), main), (9, range(40, 43), blob)])
     assert select_bodies(raw, 2).shape[1] == 30
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, 4, 5, 8, 11, 7500])
+def test_abs_max_is_numpy_s_on_every_length(n):
+    """The four interleaved maxima and the tail loop cover every element, wherever the
+    largest one lies (last, first, in the tail)."""
+    from skeltools.kernels import abs_max
+    x = np.random.default_rng(n).normal(size=n).astype(np.float32)
+    assert abs_max(x) == (float(np.abs(x).max()) if n else 0.0)
+    for k in {0, n - 1, n // 2} if n else ():
+        y = x.copy()
+        y[k] = -9.5
+        assert abs_max(y.reshape(-1, 1) if n % 2 else y) == 9.5
