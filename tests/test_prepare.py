@@ -586,3 +586,37 @@ def test_hand_off_files_go_after_their_last_chunk_and_by_the_worker_only_within_
         assert k == max(readers[path])
         assert (how == "own") == (min(readers[path]) // step == k // step)
     assert own and shared                   # both kinds occur
+
+
+@pytest.mark.parametrize("how", ["writev", "short writes", "no writev"])
+def test_hand_off_files_hold_every_array_whatever_the_writes_take(tmp_path, monkeypatch, how):
+    """write_floats: the arrays' float32 values one after another (empty, strided, float64
+    and more arrays than one writev takes), also when writev writes less than asked or is
+    missing (Windows); a write that fails leaves no file."""
+    import os
+
+    from skeltools.handoff import IOV_MAX, write_floats
+    arrays = [np.arange(n * 3, dtype=np.float32).reshape(n, 3) for n in (0, 1, 5, 0, 7)]
+    arrays += [np.ones((2, 2)), np.arange(12, dtype=np.float32).reshape(4, 3)[:, 1]]
+    arrays += [np.full(3, i, np.float32) for i in range(IOV_MAX + 300)]
+    want = np.concatenate([np.asarray(a, np.float32).ravel() for a in arrays])
+    if how == "short writes":
+        real, calls = os.writev, []
+
+        def short(fd, bufs):                  # 5 bytes a call, and no endless loop if one never advances
+            calls.append(1)
+            assert len(calls) < 10_000, "write_floats does not advance past a short write"
+            return real(fd, [bytes(bufs[0])[:5]])
+        monkeypatch.setattr(os, "writev", short)
+    elif how == "no writev":
+        monkeypatch.delattr(os, "writev")
+    assert np.array_equal(np.fromfile(write_floats(tmp_path, arrays), np.float32), want)
+
+    def failing(fd, bufs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(os, "writev", failing, raising=False)
+    monkeypatch.setattr(os, "write", failing)
+    files = set(tmp_path.iterdir())
+    with pytest.raises(OSError, match="No space"):
+        write_floats(tmp_path, arrays)
+    assert set(tmp_path.iterdir()) == files
