@@ -375,7 +375,8 @@ def write_store(spec: DatasetSpec, out: str | Path, units: list[RawUnit], answer
                     continue
                 for unit, name, result in answer.items():
                     if not isinstance(result, Skipped) and name in written_from:
-                        result = Skipped("duplicate", f"duplicate of {units[written_from[name]].path} (same sample name)")
+                        first_copy = units[written_from[name]].path
+                        result = Skipped("duplicate", f"duplicate of {first_copy} (same sample name)")
                     if isinstance(result, Skipped):
                         summary.skipped.append((name, result))
                         continue
