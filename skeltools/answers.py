@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from .formats.raw_sample import Skipped
-from .handoff import move_to_file, sample_of
+from .handoff import move_to_file, sample_at
 from .store import META_DTYPES
 
 
@@ -42,7 +42,7 @@ class Answer:
 
     def sample(self, i: int) -> tuple[object, tuple, object]:
         """Sample i alone, as StoreWriter.append takes it: (poses, meta row, full)."""
-        return sample_of(self.poses, i), tuple(c[i] for c in self.meta), None if self.full is None else self.full[i]
+        return sample_at(self.poses, self.meta, self.full, i)
 
     def items(self) -> Iterator[tuple[int, str, int | Skipped]]:
         """Every item in the task's order: (unit index, name, sample index) for a sample,

@@ -49,6 +49,12 @@ def sample_of(poses: list, i: int):
     raise IndexError("sample index out of range")
 
 
+def sample_at(poses: list, columns: tuple[tuple, ...], full: list | None, i: int) -> tuple[object, tuple, object]:
+    """Sample i of a task's samples in columns, as StoreWriter.append takes it: (poses, meta
+    row, full)."""
+    return sample_of(poses, i), tuple(c[i] for c in columns), None if full is None else full[i]
+
+
 def chunks_of(runs: list[ShardRun], rows: int) -> list[list[ShardRun]]:
     """The runs, in order, cut into store chunks of `rows` samples, runs that follow one
     another in the same file merged."""

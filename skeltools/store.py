@@ -21,7 +21,7 @@ import numpy as np
 
 from .chunk_targets import (ChunkTarget, EncodedChunk, H5Chunks, H5EncodedChunks, H5InPlace, ZarrChunks,
                             can_write_in_place)
-from .handoff import ShardReader, ShardRun, chunks_of, sample_of, spill
+from .handoff import ShardReader, ShardRun, chunks_of, sample_at, spill
 
 FORMAT_NAME = "skeltools-store"
 FORMAT_VERSION = 2   # 2: the full-length sequences of --keep-full are full/ (raw/ in version 1)
@@ -607,7 +607,7 @@ class StoreWriter:
         extends; anything else sample by sample."""
         if self.defer_to is None or self.keep_full or not all(isinstance(p, ShardRun) for p in poses):
             for i in range(len(columns[0])):
-                self.append(sample_of(poses, i), tuple(c[i] for c in columns), None if full is None else full[i])
+                self.append(*sample_at(poses, columns, full, i))
             return
         self._refs.extend(poses)
         for column, values in zip(self._columns, columns, strict=True):
