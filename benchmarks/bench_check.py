@@ -24,7 +24,7 @@ def main() -> None:
 
     from sized_store import write_sized_store
 
-    from skeltools.check import check_store, structure_problems
+    from skeltools.store import check_store, structure_problems
     from skeltools.store import Store
 
     work = Path(args.workdir)

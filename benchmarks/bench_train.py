@@ -62,16 +62,13 @@ def cycling(epoch):
 
 def write_store(path: Path, host_x: np.ndarray, bodies: int) -> None:
     """The benchmark's samples as a store (poses only matter here), for --stream reads."""
-    from skeltools.store import StoreWriter
+    from skeltools.store import write_arrays
     N, T, C = host_x.shape
     joints = C // (bodies * 3)
-    poses = host_x.reshape(N, T, bodies, joints, 3).transpose(0, 2, 1, 3, 4)
-    meta = {"name": "x", "label": 0, "view": 1, "scene": 0, "subject": 0, "setup": 0, "replication": 0,
-            "frames": T, "bodies": bodies}
-    with StoreWriter(path, bodies=bodies, frames=T, joints=joints) as w:
-        for p in poses:
-            w.append(np.ascontiguousarray(p), meta)
-        w.commit(attrs={"n_views": 1}, views=np.arange(N), splits={}, skipped=[], scale=1.0)
+    poses = np.ascontiguousarray(host_x.reshape(N, T, bodies, joints, 3).transpose(0, 2, 1, 3, 4))
+    meta = {"name": ["x"] * N, **{k: np.zeros(N, int) for k in ("label", "scene", "subject", "setup", "replication")},
+            "view": np.ones(N, int), "frames": np.full(N, T), "bodies": np.full(N, bodies)}
+    write_arrays(path, poses, meta, attrs={"n_views": 1}, views=np.arange(N), splits={})
 
 
 def main() -> None:

@@ -19,25 +19,24 @@ import numpy as np
 def write_sized_store(path: str | Path, scenes: int, classes: int = 60, bodies: int = 2, frames: int = 50,
                       joints: int = 25, views: int = 3, seed: int = 0) -> Path:
     """Write the store; returns its path."""
-    from skeltools.store import StoreWriter
+    from skeltools.store import write_arrays
 
     rng = np.random.default_rng(seed)
     index = np.arange(scenes * views, dtype=np.int32).reshape(scenes, views)
-    with StoreWriter(path, bodies=bodies, frames=frames, joints=joints) as w:
-        for s in range(scenes):
-            base = np.cumsum(rng.normal(0, 0.02, (bodies, frames, joints, 3)), axis=1).astype(np.float32)
-            for v in range(views):
-                poses = np.clip(base + rng.normal(0, 0.01, base.shape).astype(np.float32), -1, 1)
-                w.append(poses, {"name": f"scene{s:05d}_view{v + 1}", "label": s % classes, "view": v + 1,
-                                 "scene": s, "subject": s % 40, "setup": -1, "replication": -1,
-                                 "frames": frames, "bodies": bodies})
-        test_subject = (np.arange(scenes) % 40) >= 20
-        splits = {"xview": (np.sort(index[:, 1:].ravel()), index[:, 0]),
-                  "xsub": (np.sort(index[~test_subject].ravel()), np.sort(index[test_subject].ravel()))}
-        attrs = {"dataset": "synthetic", "layout": "kinect_v2_25", "frames": frames, "aligned": True,
-                 "n_views": views, "classes": [f"class {c}" for c in range(classes)], "tool_version": "bench"}
-        w.commit(attrs=attrs, views=index, splits=splits, skipped=[], scale=1.0)
-    return Path(path)
+    base = np.cumsum(rng.normal(0, 0.02, (scenes, 1, bodies, frames, joints, 3)), axis=3).astype(np.float32)
+    poses = np.clip(base + rng.normal(0, 0.01, (scenes, views, bodies, frames, joints, 3)).astype(np.float32), -1, 1)
+    scene = np.repeat(np.arange(scenes), views)
+    meta = {"name": [f"scene{s:05d}_view{v + 1}" for s in range(scenes) for v in range(views)],
+            "label": scene % classes, "view": np.tile(np.arange(1, views + 1), scenes), "scene": scene,
+            "subject": scene % 40, "setup": np.full(len(scene), -1), "replication": np.full(len(scene), -1),
+            "frames": np.full(len(scene), frames), "bodies": np.full(len(scene), bodies)}
+    test_subject = (np.arange(scenes) % 40) >= 20
+    splits = {"xview": (np.sort(index[:, 1:].ravel()), index[:, 0]),
+              "xsub": (np.sort(index[~test_subject].ravel()), np.sort(index[test_subject].ravel()))}
+    attrs = {"dataset": "synthetic", "layout": "kinect_v2_25", "frames": frames, "aligned": True,
+             "n_views": views, "classes": [f"class {c}" for c in range(classes)], "tool_version": "bench"}
+    return write_arrays(path, poses.reshape(-1, bodies, frames, joints, 3), meta, attrs=attrs, views=index,
+                        splits=splits)
 
 
 def main() -> None:

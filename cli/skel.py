@@ -72,6 +72,7 @@ def prepare(dataset, raw, from_mmaction, out, frames, no_align, workers, keep_fu
     """
     from skeltools.prepare import prepare as run
     from skeltools.prepare import prepare_from_mmaction
+    from skeltools.prepare.pool import WorkerDied
     from skeltools.store import StoreError
 
     if (raw is None) == (from_mmaction is None):
@@ -84,11 +85,11 @@ def prepare(dataset, raw, from_mmaction, out, frames, no_align, workers, keep_fu
             summary = run(dataset, raw, out, frames=frames, align=not no_align, workers=workers, keep_full=keep_full,
                           limit=limit, progress=not quiet, split_files=split_files, compression=compression,
                           scaling=scaling)
-    except (StoreError, FileNotFoundError, ValueError) as e:
+    except (StoreError, FileNotFoundError, ValueError, WorkerDied) as e:
         fail(str(e))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:   # Ctrl-C, or SIGTERM (prepare.Stopped): exit 128 + the signal's number
         click.echo(f"interrupted: nothing written to {out}", err=True)
-        sys.exit(130)
+        sys.exit(128 + getattr(e, "signum", 2))
     click.echo(summary.text())
     if strict and summary.skipped:
         sys.exit(1)
@@ -128,7 +129,7 @@ def export(store, target, out, protocol):
     mmaction: {"split": {"<protocol>_train"/"_val": [names]}, "annotations": [{"frame_dir",
     "label", "keypoint" (M, T, J, 3) float32 (absent bodies dropped), "total_frames"}]}.
     ctrgcn: x_train (N, T, M*J*3), y_train (N, C) one-hot, x_test, y_test."""
-    from skeltools.check import require_valid
+    from skeltools.store import require_valid
     from skeltools.formats.ctrgcn import export_ctrgcn
     from skeltools.formats.mmaction import export_mmaction
 
@@ -154,7 +155,7 @@ def check(path, quick):
     """Validate a store: schema, shapes, dtypes, index ranges, splits, views, attributes,
     version, and (unless --quick) every chunk's content against the checksums that
     `prepare` recorded. Exit 0 when valid; exit 1 with one line per problem."""
-    from skeltools.check import check_store
+    from skeltools.store import check_store
 
     problems, notes = check_store(path, content=not quick)
     for note in notes:

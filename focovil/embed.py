@@ -59,7 +59,7 @@ def embed_store(run_dir: str | Path, store: str | Path, out: str | Path, device:
     meta/view and the run's config as attributes, to an HDF5 file (renamed into place)."""
     import h5py
 
-    from skeltools.check import require_valid
+    from skeltools.store import require_valid
     from skeltools.store import Store
 
     require_valid(store)

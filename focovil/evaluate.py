@@ -141,7 +141,7 @@ def evaluate(run: str | Path, store: str | None = None, protocol: str | None = N
              finetune_settings: dict | None = None) -> dict:
     """All metrics of a run on the test split; writes results.json (and plots) in the run."""
     run = Path(run)
-    from skeltools.check import require_valid
+    from skeltools.store import require_valid
     model, cfg = load_trained(run, device)
     store, protocol = store or cfg.store, protocol or cfg.protocol
     if not Path(store).exists():

@@ -44,7 +44,7 @@ def resolve_device(name: str) -> str:
 
 def resolve(cfg: TrainConfig) -> TrainConfig:
     """Fill the dataset-dependent defaults and check that the device and store fit the preset."""
-    from skeltools.check import require_valid
+    from skeltools.store import require_valid
     preset = get_preset(cfg.preset)
     cfg.device = resolve_device(cfg.device)
     require_valid(cfg.store)

@@ -19,7 +19,7 @@ class StoreDataset:
     (`protocol=None`) or the `part` ("train" / "test") of a protocol's split."""
 
     def __init__(self, path: str | Path, protocol: str | None = None, part: str = "train"):
-        from .check import require_valid
+        from .store import require_valid
         if part not in ("train", "test"):
             raise ValueError(f"part {part!r}: use 'train' or 'test'")
         self.path = str(Path(path).resolve())

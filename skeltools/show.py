@@ -29,7 +29,7 @@ def camera_sequences(raw_dir: str | Path, dataset: str, names: list[str], frames
     from .formats.raw_sample import RawSample
     from .kernels import resample_linear
     from .manifests import load_dataset
-    from .prepare import find_units, format_module
+    from .formats import find_units, reader_of
 
     spec = load_dataset(dataset)
     units, _ = find_units(Path(raw_dir), spec)
@@ -37,7 +37,7 @@ def camera_sequences(raw_dir: str | Path, dataset: str, names: list[str], frames
     for unit in units:
         if unit.name not in names and not any(n.startswith(unit.name) for n in names):
             continue
-        for name, _, raw in format_module(spec).read_unit(unit, spec):
+        for name, _, raw in reader_of(spec).read_unit(unit, spec):
             if name in names and isinstance(raw, RawSample):
                 out[name] = resample_linear(select_bodies(raw, spec.bodies), frames)
     return out

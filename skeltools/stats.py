@@ -8,7 +8,7 @@ import numpy as np
 
 from .kernels import abs_max
 from .formats.raw_sample import reason_kind
-from .check import require_valid
+from .store import require_valid
 from .store import Store
 
 

@@ -9,7 +9,7 @@ from skeltools.bodies import DenoiseParams, select_bodies
 from skeltools.formats.ntu import read_ntu
 from skeltools.formats.raw_sample import RawSample, SampleError, Skipped
 from skeltools.manifests import load_dataset
-from skeltools.prepare import find_units, format_module
+from skeltools.formats import find_units, reader_of
 from skeltools.synth.generate import synth
 
 from .reference_bodies import reference_select_bodies
@@ -37,7 +37,7 @@ def test_every_synthetic_sample_selects_as_the_reference(dataset, tmp_path):
     seen = 0
     for unit in units:
         try:
-            items = format_module(spec).read_unit(unit, spec)
+            items = reader_of(spec).read_unit(unit, spec)
         except SampleError:
             continue
         for _, _, raw in items:

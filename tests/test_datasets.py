@@ -17,7 +17,8 @@ from skeltools.formats.text_kernels import ERR_TRUNCATED, OK, pow10_table
 from skeltools.formats.units import RawUnit
 from skeltools.formats.uwa3d import read_matrix
 from skeltools.manifests import load_dataset
-from skeltools.prepare import prepare, reason_kind
+from skeltools.formats.raw_sample import reason_kind
+from skeltools.prepare import prepare
 from skeltools.store import Store
 from skeltools.synth.generate import synth
 
@@ -138,8 +139,7 @@ def test_pkummd_two_person_instances_fill_the_second_slot(tmp_path):
 def test_pkummd_official_split_file_replaces_the_manifest_protocol(tmp_path, monkeypatch, workers, tasks_per_worker):
     """The split file names videos (units); each sample goes with the video it was cut from,
     however many samples a video has and however the 6 videos fall into tasks (1, 6 or 3 a task)."""
-    from skeltools.workers import Workers
-    monkeypatch.setattr(Workers, "MIN_TASKS_PER_WORKER", tasks_per_worker)
+    monkeypatch.setattr("skeltools.prepare.run.MIN_BATCHES_PER_WORKER", tasks_per_worker)
     corpus = synth("pkummd1", tmp_path / "raw", scenes=8, seed=1, rigid=True, broken=False)
     split = tmp_path / "cross-subject.txt"
     split.write_text("Training videos: \n0002-L, 0291-L, 0291-M\nValidataion videos: \n0002-M, 0002-R, 0291-R\n")

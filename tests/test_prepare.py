@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from skeltools.manifests import load_dataset
 from skeltools.prepare import prepare
 from skeltools.store import Store
 
-from .conftest import SHARED
+from .conftest import REPO, SHARED
 
 
 def arrays(path):
@@ -31,7 +30,7 @@ def arrays(path):
 def check_contract(path):
     """The project's own `skel check` (structure and checksums) always; the shared schema
     checker too where ../shared is present."""
-    from skeltools.check import check_store
+    from skeltools.store import check_store
     problems, notes = check_store(path)
     assert problems == [] and notes == [], problems + notes
     tool = SHARED / "tools" / "check_store.py"
@@ -120,7 +119,7 @@ def test_compressed_hdf5_from_a_pool_equals_the_uncompressed_store(rigid_corpus,
     as the uncompressed one, declares its filters, and passes `skel check`."""
     import h5py
 
-    from skeltools.check import check_store
+    from skeltools.store import check_store
 
     out = tmp_path / f"{compression}.h5"
     prepare("ntu60", rigid_corpus.out, out, workers=2, keep_full=True, progress=False, compression=compression)
@@ -149,7 +148,7 @@ def test_strict_exit_code(rigid_corpus, tmp_path):
 
 
 def test_interrupted_prepare_leaves_no_store(rigid_corpus, tmp_path, monkeypatch):
-    import skeltools.prepare as prep
+    import skeltools.prepare.stages as prep
     calls = {"n": 0}
     real = prep.transform_sample
 
@@ -265,8 +264,7 @@ def test_read_rows_equals_fancy_indexing_for_every_backend(rigid_corpus, tmp_pat
 
 def test_spawn_workers_write_the_same_store(rigid_corpus, rigid_store, tmp_path, monkeypatch):
     """Where only `spawn` exists, the workers load the kernels themselves; the store is the same."""
-    import skeltools.workers as workers
-    monkeypatch.setattr(workers, "_start_method", lambda: "spawn")
+    monkeypatch.setattr("skeltools.prepare.pool.start_method", lambda: "spawn")
     prepare("ntu60", rigid_corpus.out, tmp_path / "s.h5", workers=2, keep_full=True, progress=False)
     a, _ = arrays(rigid_store[0])
     b, _ = arrays(tmp_path / "s.h5")
@@ -319,39 +317,6 @@ def test_version_1_stores_with_raw_sequences_still_open(rigid_store, tmp_path):
     assert r.exit_code == 0, r.output
 
 
-class _PidJob:
-    """A stand-in job that says which process handled each unit."""
-
-    def __init__(self, warm: bool):
-        self.warm, self.warmed_in = warm, None
-
-    def warm_up(self) -> bool:
-        import os
-        self.warmed_in = os.getpid()
-        return self.warm
-
-    def __call__(self, unit):
-        import os
-        return os.getpid()
-
-    def batch(self, units, first):
-        return [self(u) for u in units]
-
-
-@pytest.mark.parametrize("warm", [True, False])
-def test_with_a_warm_up_the_writing_process_reads_no_unit(warm):
-    import os
-
-    from skeltools.workers import Workers
-    pool, job = Workers(2), _PidJob(warm)
-    try:
-        pids = [pid for answer in pool.results(job, list(range(40))) for pid in answer]
-    finally:
-        pool.close()
-    assert len(pids) == 40 and job.warmed_in == os.getpid()
-    assert pids.count(os.getpid()) == (0 if warm else 1)     # a format without a warm-up: its first unit only
-
-
 def test_summary_reports_the_time_per_sample_of_workers_and_writer(rigid_corpus, tmp_path):
     summary = prepare("ntu60", rigid_corpus.out, tmp_path / "s.h5", workers=2, progress=False)
     assert summary.worker_seconds > 0 and summary.parent_cpu_seconds > 0 and summary.warm_up_seconds > 0
@@ -360,263 +325,255 @@ def test_summary_reports_the_time_per_sample_of_workers_and_writer(rigid_corpus,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.h5"]          # the hand-off folder is gone
 
 
-def test_arrays_take_the_pipe_when_the_hand_off_folder_cannot_be_written(rigid_corpus, rigid_store, tmp_path,
-                                                                         monkeypatch):
-    import skeltools.prepare as prep
-    import skeltools.workers as workers
-    from skeltools.answers import collect
-    from skeltools.store import meta_row
-
-    made = workers.handoff_folder
-
-    def vanishing(out):
-        folder = made(out)
-        folder.rmdir()                                       # every worker's file write now fails
-        return folder
-
-    row = meta_row({"name": "a", "label": 0, "view": 1, "scene": 0, "subject": 1, "setup": 1, "replication": 1,
-                    "frames": 50, "bodies": 1})
-    results = [(1, 0.0, [("a", {}, prep.Ready(np.ones((2, 3), np.float32), None, row, 1.0))])]
-    answer = collect(0, results, str(tmp_path / "missing"))
-    assert isinstance(answer.poses[0], np.ndarray) and answer.poses[0].shape == (2, 3) and answer.names == ("a",)
-    monkeypatch.setattr(workers, "handoff_folder", vanishing)
-    prepare("ntu60", rigid_corpus.out, tmp_path / "p.h5", workers=2, keep_full=True, progress=False)
-    ref, _ = arrays(rigid_store[0])
-    got, _ = arrays(tmp_path / "p.h5")
-    assert all(np.array_equal(np.asarray(got[k]), np.asarray(ref[k])) for k in ref)
+def _square_where(x):
+    import os
+    return x * x, os.getpid()
 
 
-@dataclass(frozen=True)
-class _StandInJob:
-    """What Workers needs of a job, for the stand-ins below (their `batch` says what they do)."""
-
-    handoff: str | None = None
-
-    def warm_up(self) -> bool:
-        return True
-
-
-@dataclass(frozen=True)
-class _DyingJob(_StandInJob):
-    """A job whose worker dies (as of a crash inside a library) on unit 13."""
-
-    def batch(self, units, first):
-        import os
-        if 13 in units:
-            os._exit(1)
-        return list(units)
+def _uneven(x):
+    """Uneven times (so that answers come back out of order), and item 41 broken."""
+    import time
+    time.sleep(0.02 * (x % 3))
+    if x == 41:
+        raise ValueError("item 41 is broken")
+    return x * 10
 
 
-def test_a_worker_that_dies_stops_the_run_with_a_reason_not_a_hang(tmp_path):
+def _dies_at_13(x):
+    import os
+    if x == 13:
+        os._exit(1)        # as a crash inside a library would
+    return x
+
+
+def test_the_pool_yields_in_order_in_the_workers_and_serves_several_maps():
+    import os
+
+    from skeltools.prepare.pool import OrderedPool
+    with OrderedPool(3) as pool:
+        got = list(pool.map(_square_where, range(100)))
+        assert [v for v, _ in got] == [x * x for x in range(100)]
+        assert os.getpid() not in {pid for _, pid in got} and len({pid for _, pid in got}) == 3
+        assert list(pool.map(_uneven, range(40))) == [x * 10 for x in range(40)]   # the same workers, a new fn
+        workers = [w.process for w in pool._pool]
+    assert not any(p.is_alive() for p in workers)
+    with OrderedPool(1) as pool:
+        assert list(pool.map(_square_where, [3])) == [(9, os.getpid())]        # one worker: this process
+
+
+def test_the_pool_raises_an_item_s_own_error_at_that_item():
+    from skeltools.prepare.pool import OrderedPool
+    got = []
+    with pytest.raises(ValueError, match="item 41"):
+        with OrderedPool(3) as pool:
+            for v in pool.map(_uneven, range(60)):
+                got.append(v)
+    assert got == [x * 10 for x in range(41)]
+
+
+def test_a_worker_that_dies_ends_the_map_with_a_reason_not_a_hang():
     import time
 
-    from skeltools.store import StoreError
-    from skeltools.workers import Workers
-    pool = Workers(2, out=tmp_path / "s.h5")
+    from skeltools.prepare.pool import OrderedPool, WorkerDied
     start = time.monotonic()
-    with pytest.raises(StoreError, match="a worker process died"):
-        try:
-            list(pool.results(_DyingJob(), list(range(200))))
-        finally:
-            pool.close()
-    assert time.monotonic() - start < 30 and list(tmp_path.iterdir()) == []   # the hand-off folder is gone too
+    with pytest.raises(WorkerDied, match="a worker process died while testing"):
+        with OrderedPool(2) as pool:
+            list(pool.map(_dies_at_13, range(200), "testing"))
+    assert time.monotonic() - start < 30
+
+
+def test_a_stop_request_ends_a_map_while_it_waits():
+    """`stop` is called while the pool waits on its workers, so a Ctrl-C or SIGTERM flag
+    ends a map within a moment even when no answer comes."""
+    import time
+
+    from skeltools.prepare.pool import OrderedPool
+
+    asked = time.monotonic() + 0.5
+
+    def stop():
+        if time.monotonic() > asked:
+            raise KeyboardInterrupt
+
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        with OrderedPool(2, stop) as pool:
+            list(pool.map(time.sleep, [30.0] * 4))
+    assert time.monotonic() - start < 5
+
+
+def test_a_worker_process_dies_with_its_parent(tmp_path):
+    """A worker whose parent is killed (kill -9: no clean-up runs) ends too instead of
+    living on blocked on its pipe."""
+    import os
+    import signal
+    import time
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from skeltools.prepare.pool import OrderedPool\n"
+        "with OrderedPool(2) as pool:\n"
+        "    it = pool.map(time.sleep, [60.0] * 4)\n"
+        "    try:\n"
+        "        next(it)\n"
+        "    finally:\n"
+        "        pass\n")
+    parent = subprocess.Popen([sys.executable, str(script)], cwd=str(REPO))
+    deadline = time.monotonic() + 30
+    children: list[int] = []
+    while time.monotonic() < deadline and len(children) < 2:
+        time.sleep(0.2)
+        children = [int(p) for p in os.listdir("/proc") if p.isdigit() and _parent_of(int(p)) == parent.pid]
+    assert len(children) == 2
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(c) for c in children):
+        time.sleep(0.1)
+    assert not any(_alive(c) for c in children)
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def test_a_failure_while_the_workers_make_the_chunks_leaves_nothing(rigid_corpus, tmp_path, monkeypatch):
-    """Commit with a pool: the workers scale the chunks. One that fails there (here: every one)
-    ends the run like any other error: no store, no partial, no hand-off folder."""
-    import skeltools.store as store
-
-    def broken(refs, scale, reader):
+    """Stage 4: the workers make the chunks. One that fails there (here: every one) ends the
+    run like any other error: no store, no partial, no hand-off folder, no marker."""
+    def broken(job, read_rows):
         raise OSError("disk gone while making a chunk")
 
-    monkeypatch.setattr(store, "scaled_block", broken)
-    monkeypatch.setattr("skeltools.workers.scaled_block", broken)
+    monkeypatch.setattr("skeltools.prepare.stages.make_chunk", broken)
     with pytest.raises(OSError, match="disk gone"):
         prepare("ntu60", rigid_corpus.out, tmp_path / "s.h5", workers=2, progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("suffix,compression", [(".h5", None), (".h5", "gzip"), (".h5", "lzf"), (".zarr", None)])
-def test_a_deferring_writer_stores_what_the_plain_writer_stores(tmp_path, suffix, compression):
-    """StoreWriter(defer_to=...): poses spilled to files and written once at commit, scaled
-    (uncompressed HDF5 and Zarr: written in place through skeltools/chunk_targets.py, the
-    last chunk partial), equal to writing them, reading them back and rescaling (values and
-    chunk checksums)."""
+@pytest.mark.parametrize("keep_full", [False, True])
+def test_chunks_made_by_a_pool_from_hand_off_files_equal_chunks_made_here(tmp_path, suffix, compression, keep_full):
+    """The same samples written twice: chunks made in this process from arrays in memory, and
+    made by a pool of workers from hand-off files (as prepare does): the same store, value
+    for value and chunk checksum for chunk checksum, equal to the arrays divided by the
+    scale, with full-length sequences cut across samples into chunks of their own."""
+    from skeltools.prepare.handoff import new_file, write_arrays
+    from skeltools.prepare.pool import OrderedPool
+    from skeltools.prepare.records import Staged
+    from skeltools.prepare.stages import make_staged_chunk
     from skeltools.store import CHECKSUM_KEY, StoreWriter
+    from skeltools.store.schema import FULL_CHUNK_FRAMES
 
     rng = np.random.default_rng(3)
-    samples = [rng.normal(0, 1.5, (2, 50, 25, 3)).astype(np.float32) for _ in range(150)]
-    meta = {"name": "x", "label": 0, "view": 1, "scene": 0, "subject": 1, "setup": 1, "replication": 1,
-            "frames": 50, "bodies": 2}
+    lengths = rng.integers(40, 90, 150)
+    poses = [rng.normal(0, 1.5, (1, 2, 50, 25, 3)).astype(np.float32) for _ in range(150)]
+    full = [rng.normal(0, 1.5, (n, 2, 25, 3)).astype(np.float32) for n in lengths]
+    assert sum(lengths) > FULL_CHUNK_FRAMES                  # several chunks of full/, samples across their edges
     (tmp_path / "handoff").mkdir()
+    staged_poses, staged_full = [], []
+    for lo in range(0, 150, 64):                            # batches in files of their own, as workers write them
+        path = new_file(tmp_path / "handoff")
+        write_arrays(path, [a for k in range(lo, min(lo + 64, 150)) for a in (poses[k], full[k])])
+        offset = 0
+        for k in range(lo, min(lo + 64, 150)):
+            staged_poses.append(Staged(path, offset, poses[k].shape))
+            offset += poses[k].size
+            staged_full.append(Staged(path, offset, full[k].shape))
+            offset += full[k].size
     stores = {}
-    for name, defer in (("plain", None), ("deferred", tmp_path / "handoff")):
-        with StoreWriter(tmp_path / f"{name}{suffix}", bodies=2, frames=50, joints=25, defer_to=defer,
-                         compression=compression) as w:
-            for k, poses in enumerate(samples):
-                w.append(poses, {**meta, "name": f"s{k}"})
-            w.commit(attrs={"n_views": 1, "layout": "kinect_v2_25"}, views=np.arange(150), splits={}, skipped=[],
-                     scale=4.5)
-        stores[name] = arrays(tmp_path / f"{name}{suffix}")[0]
-        with Store(tmp_path / f"{name}{suffix}") as st:
-            stores[name]["checksums"] = st.read(CHECKSUM_KEY)
-    assert stores["deferred"].keys() == stores["plain"].keys() and len(stores["plain"]["checksums"]) == 3
-    for key, value in stores["plain"].items():
-        assert np.array_equal(np.asarray(stores["deferred"][key]), np.asarray(value)), key
-    assert np.array_equal(stores["plain"]["poses"], np.stack(samples) / np.float32(4.5))
-    assert list((tmp_path / "handoff").iterdir()) == []          # every spilled file was read and removed
+    for how in ("here", "pool"):
+        path = tmp_path / f"{how}{suffix}"
+        with StoreWriter(path, bodies=2, frames=50, joints=25, keep_full=keep_full, compression=compression) as w:
+            sources = (poses, full) if how == "here" else (staged_poses, staged_full)
+            for k in range(150):
+                w.add((f"s{k}", 0, 1, 0, 1, 1, 1, int(lengths[k]), 2, 0.0), sources[0][k], sources[1][k])
+            w.write_index(views=np.arange(150), splits={}, skipped=[], scale=4.5, n_views=1)
+            if how == "here":
+                w.make_chunks_here(4.5, lambda source, lo, hi: source[lo:hi])
+            else:
+                with OrderedPool(2) as pool:
+                    for done in pool.map(make_staged_chunk, w.chunk_jobs(4.5)):
+                        w.store_chunk(done)
+            w.finish({"n_views": 1, "layout": "kinect_v2_25"}, 4.5)
+        stores[how] = arrays(path)[0]
+        with Store(path) as st:
+            stores[how]["checksums"] = st.read(CHECKSUM_KEY)
+    assert stores["pool"].keys() == stores["here"].keys() and len(stores["here"]["checksums"]) == 3
+    for key, value in stores["here"].items():
+        assert np.array_equal(np.asarray(stores["pool"][key]), np.asarray(value)), key
+    assert np.array_equal(stores["here"]["poses"], np.concatenate(poses) / np.float32(4.5))
+    if keep_full:
+        assert np.array_equal(stores["here"]["full/poses"], np.concatenate(full) / np.float32(4.5))
+        assert np.array_equal(stores["here"]["full/offsets"], np.concatenate([[0], np.cumsum(lengths)]))
 
 
-@dataclass(frozen=True)
-class _UnevenJob(_StandInJob):
-    """A job whose tasks take uneven times (so that answers come back out of order)."""
-
-    def batch(self, units, first):
-        import time
-        assert units[0] == first
-        time.sleep(0.02 * (units[0] % 3))
-        if 41 in units:
-            raise ValueError("unit 41 is broken")
-        return [u * 10 for u in units]
-
-
-def test_the_pool_yields_in_unit_order_and_raises_a_task_s_own_error(tmp_path):
-    from skeltools.workers import Workers
-    pool = Workers(3, out=tmp_path / "s.h5")
-    pool.CHUNK = 1
-    try:
-        assert [v for answer in pool.results(_UnevenJob(), list(range(40))) for v in answer] == \
-            [u * 10 for u in range(40)]
-    finally:
-        pool.close()
-    pool = Workers(3, out=tmp_path / "s.h5")
-    pool.CHUNK = 1
-    got = []
-    with pytest.raises(ValueError, match="unit 41"):
-        try:
-            for answer in pool.results(_UnevenJob(), list(range(60))):
-                got.extend(answer)
-        finally:
-            pool.close()
-    assert got == [u * 10 for u in range(41)] and list(tmp_path.iterdir()) == []
-
-
-def test_hand_off_runs_cut_into_chunks_read_back_the_samples_they_name(tmp_path):
-    """Store chunks name their samples as runs (consecutive samples of one hand-off file): cut
-    into chunks, runs that follow one another merged, a run split where a chunk ends, and read
-    through them, the samples are the ones filed, in order, however the files and gaps fall (a
-    sample from another file, a skipped one, a file's end, a task's run of several)."""
-    from skeltools.handoff import ShardReader, ShardRun, chunks_of, sample_of, write_floats
-
-    rng = np.random.default_rng(5)
-    shape = (2, 4, 3, 3)
-    files = [[rng.normal(size=shape).astype(np.float32) for _ in range(5)] for _ in range(3)]
-    paths = [write_floats(tmp_path, f) for f in files]
-    size = 2 * 4 * 3 * 3
-    picked = [(0, 0), (0, 1), (0, 2), (1, 0), (0, 4), (2, 0), (2, 1), (2, 3), (2, 4), (1, 4)]   # (2, 2) skipped
-    runs = [ShardRun(paths[f], i * size, 1, shape) for f, i in picked] + [ShardRun(paths[1], size, 3, shape)]
-    picked += [(1, 1), (1, 2), (1, 3)]
-    chunks = chunks_of(runs, 4)
-    assert [[(paths.index(r.path), r.offset // size, r.count) for r in c] for c in chunks] == \
-        [[(0, 0, 3), (1, 0, 1)], [(0, 4, 1), (2, 0, 2), (2, 3, 1)], [(2, 4, 1), (1, 4, 1), (1, 1, 2)], [(1, 3, 1)]]
-    got = np.concatenate([ShardReader(remove=False).read(r) for c in chunks for r in c])
-    assert np.array_equal(got, np.stack([files[f][i] for f, i in picked]))
-    one = sample_of(runs, 12)
-    assert one.count == 1 and np.array_equal(ShardReader(remove=False).read(one)[0], files[1][3])
-
-
-def _square_where(x):
-    import os
-    return x * x, os.getpid()
-
-
-def test_pool_map_runs_in_the_workers_in_order(tmp_path):
-    """Workers.map (prepare's layout probe) spreads per-unit work over the pool: results in
-    order, none computed in the writing process, the pool ended afterwards."""
-    import os
-
-    from skeltools.workers import Workers
-    pool = Workers(2, out=tmp_path / "s.h5")
-    got = pool.map(_square_where, list(range(100)))
-    assert [v for v, _ in got] == [x * x for x in range(100)]
-    assert os.getpid() not in {pid for _, pid in got} and pool.pool is None
-    assert Workers(1).map(_square_where, [3]) == [(9, os.getpid())]
+def test_full_length_frames_are_cut_into_chunks_across_samples():
+    from skeltools.store.writer import _frame_chunks
+    chunks = _frame_chunks(["a", "b", "c", "d"], [3, 5, 0, 4], 4)
+    assert chunks == [(("a", 0, 3), ("b", 0, 1)), (("b", 1, 5),), (("d", 0, 4),)]
+    rows = [(s, r) for c in chunks for s, lo, hi in c for r in range(lo, hi)]
+    assert rows == [("a", 0), ("a", 1), ("a", 2), *[("b", r) for r in range(5)], *[("d", r) for r in range(4)]]
 
 
 @pytest.mark.parametrize("dataset", ["ntu60", "ntu120", "pkummd1", "pkummd2", "nucla", "uwa3d"])
-def test_every_format_warms_up_without_a_raw_file(dataset, monkeypatch):
+def test_every_format_warms_up_without_a_raw_file(dataset, monkeypatch, tmp_path):
     """Each format has a built-in warm-up sample, read by its own parser and transformed like
     a real one, so that the writing process compiles the kernels and reads no raw file."""
-    import skeltools.prepare as prep
-    from skeltools.transform import TransformParams
+    from skeltools.formats import reader_of
+    from skeltools.prepare.plan import transform_params
+    from skeltools.prepare.stages import ReadJob, warm_up
 
     spec = load_dataset(dataset)
-    reader = prep.format_module(spec)
+    reader = reader_of(spec)
 
     def no_raw_file(*args, **kwargs):
         raise AssertionError("the warm-up read a raw unit")
 
     monkeypatch.setattr(reader, "read_unit", no_raw_file)
-    job = prep._Job(spec, TransformParams(bounds=prep.dataset_bounds(spec)), keep_full=True)
+    warm_up(ReadJob(spec, transform_params(spec, 50, True), True, "dataset", str(tmp_path)))
     sample = reader.warm_up_sample(spec.layout.n_joints)
-    assert job.warm_up() is True and sample.xyz.shape[1:] == (spec.layout.n_joints, 3) and len(sample.frame) >= 2
+    assert sample.xyz.shape[1:] == (spec.layout.n_joints, 3) and len(sample.frame) >= 2
 
 
-@pytest.mark.parametrize("step", [1, 3, 4])
-def test_hand_off_files_go_after_their_last_chunk_and_by_the_worker_only_within_its_task(step):
-    """The commit's removal plan: every hand-off file removed exactly once, never before the
-    last chunk that reads it is made, and by a task's own worker only when no chunk of another
-    task reads it (that one may still be running in another worker)."""
-    from skeltools.handoff import ShardRun, chunks_of
-    from skeltools.workers import removal_plan
+def test_hand_off_files_hold_every_array_and_a_failed_write_leaves_none(tmp_path, monkeypatch):
+    """write_arrays: the arrays' float32 values one after another (empty, strided, float64);
+    a write that fails leaves no file."""
+    import builtins
 
-    rng = np.random.default_rng(step)
-    runs = [ShardRun(f"f{i}", 0, int(n), (2,)) for i, n in enumerate(rng.integers(1, 150, 40))]
-    chunks = chunks_of(runs, 64)
-    own, shared = removal_plan(chunks, step)
-    readers = {}
-    for k, c in enumerate(chunks):
-        for run in c:
-            readers.setdefault(run.path, []).append(k)
-    removed = [(k, p, "own") for k, ps in own.items() for p in ps] + [(k, p, "shared") for k, ps in shared.items()
-                                                                       for p in ps]
-    assert sorted(p for _, p, _ in removed) == sorted(readers)
-    for k, path, how in removed:
-        assert k == max(readers[path])
-        assert (how == "own") == (min(readers[path]) // step == k // step)
-    assert own and shared                   # both kinds occur
-
-
-@pytest.mark.parametrize("how", ["writev", "short writes", "no writev"])
-def test_hand_off_files_hold_every_array_whatever_the_writes_take(tmp_path, monkeypatch, how):
-    """write_floats: the arrays' float32 values one after another (empty, strided, float64
-    and more arrays than one writev takes), also when writev writes less than asked or is
-    missing (Windows); a write that fails leaves no file."""
-    import os
-
-    from skeltools.handoff import IOV_MAX, write_floats
+    from skeltools.prepare.handoff import new_file, write_arrays
     arrays = [np.arange(n * 3, dtype=np.float32).reshape(n, 3) for n in (0, 1, 5, 0, 7)]
     arrays += [np.ones((2, 2)), np.arange(12, dtype=np.float32).reshape(4, 3)[:, 1]]
-    arrays += [np.full(3, i, np.float32) for i in range(IOV_MAX + 300)]
     want = np.concatenate([np.asarray(a, np.float32).ravel() for a in arrays])
-    if how == "short writes":
-        real, calls = os.writev, []
+    path = new_file(tmp_path)
+    write_arrays(path, arrays)
+    assert np.array_equal(np.fromfile(path, np.float32), want)
 
-        def short(fd, bufs):                  # 5 bytes a call, and no endless loop if one never advances
-            calls.append(1)
-            assert len(calls) < 10_000, "write_floats does not advance past a short write"
-            return real(fd, [bytes(bufs[0])[:5]])
-        monkeypatch.setattr(os, "writev", short)
-    elif how == "no writev":
-        monkeypatch.delattr(os, "writev")
-    assert np.array_equal(np.fromfile(write_floats(tmp_path, arrays), np.float32), want)
+    class Full:
+        def __init__(self, *a, **k):
+            pass
 
-    def failing(fd, bufs):
-        raise OSError(28, "No space left on device")
-    monkeypatch.setattr(os, "writev", failing, raising=False)
-    monkeypatch.setattr(os, "write", failing)
-    files = set(tmp_path.iterdir())
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+    path = new_file(tmp_path)
+    monkeypatch.setattr(builtins, "open", Full)
     with pytest.raises(OSError, match="No space"):
-        write_floats(tmp_path, arrays)
-    assert set(tmp_path.iterdir()) == files
+        write_arrays(path, arrays)
+    monkeypatch.undo()
+    assert not (tmp_path / path).exists() and len(list(tmp_path.iterdir())) == 1

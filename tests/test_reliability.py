@@ -283,20 +283,34 @@ def test_the_raw_folder_walk_is_os_walk_s(tmp_path):
                                                                "b/2.txt", "b/a/1.txt"]
 
 
-def test_stale_partial_stores_of_dead_processes_are_removed(ntu, tmp_path):
+def test_stale_partial_stores_of_dead_processes_are_removed_when_they_are_ours(ntu, tmp_path):
+    """What a killed run left (its partial store, its hand-off folder, a replaced store that the
+    rename had moved aside) is removed by the next run to that --out; a file of the same name
+    that this tool did not make (no marker; an `.old` that is not a skeltools store), and the
+    work of a running process, are kept."""
     corpus, _ = ntu
     dead = 2 ** 22 + 12345                                   # above pid_max: no such process
-    stale = [tmp_path / f".s.partial-{dead}.h5", tmp_path / f".s.old-{dead}.h5"]
-    for p in stale:
-        p.write_bytes(b"left by a SIGKILL")
-    (tmp_path / f".s.partial-{dead}.zarr").mkdir()
-    (tmp_path / f".s.handoff-{dead}.h5").mkdir()             # a killed run's worker hand-off folder
-    (tmp_path / f".s.handoff-{dead}.h5" / "task.f32").write_bytes(b"1234")
-    alive = tmp_path / ".s.partial-1.h5"                      # pid 1 runs: its partial is someone's work
+    partial, handoff = tmp_path / f".s.partial-{dead}.h5", tmp_path / f".s.handoff-{dead}.h5"
+    partial.write_bytes(b"left by a SIGKILL")
+    handoff.mkdir()
+    (handoff / "task.f32").write_bytes(b"1234")
+    for entry in (partial, handoff):
+        (tmp_path / (entry.name + ".skeltools")).write_text("marker")
+    old = tmp_path / f".s.old-{dead}.h5"
+    prepare("ntu60", corpus.out, old, workers=1, progress=False, limit=2)      # a store this tool wrote
+    foreign = [tmp_path / f".s.partial-{dead + 1}.h5", tmp_path / f".s.old-{dead + 1}.h5",
+               tmp_path / f".s.handoff-{dead + 1}.h5"]
+    foreign[0].write_bytes(b"a user's file")
+    foreign[1].write_bytes(b"a user's file")
+    foreign[2].mkdir()
+    (tmp_path / f".s.partial-{dead}.zarr").mkdir()              # another store's name: not ours to judge
+    alive = tmp_path / ".s.partial-1.h5"                          # pid 1 runs: its partial is someone's work
     alive.write_bytes(b"in progress")
+    (tmp_path / ".s.partial-1.h5.skeltools").write_text("marker")
     prepare("ntu60", corpus.out, tmp_path / "s.h5", workers=1, progress=False, limit=2)
-    assert not any(p.exists() for p in stale) and (tmp_path / f".s.partial-{dead}.zarr").exists() and alive.exists()
-    assert not (tmp_path / f".s.handoff-{dead}.h5").exists()
+    assert not partial.exists() and not handoff.exists() and not old.exists()
+    assert not (tmp_path / (partial.name + ".skeltools")).exists() and not (tmp_path / (handoff.name + ".skeltools")).exists()
+    assert all(p.exists() for p in foreign) and (tmp_path / f".s.partial-{dead}.zarr").exists() and alive.exists()
 
 
 def test_blank_lines_cost_no_memory(tmp_path):
@@ -579,14 +593,14 @@ def test_check_reports_every_problem_on_its_own_line(store, tmp_path):
 def test_check_catches_a_small_array_written_wrong(ntu, tmp_path, monkeypatch):
     """The small arrays' digests are of the values meant to be written, so a write that
     stores something else is caught by `skel check` (a digest of the re-read file would not)."""
-    from skeltools import store as store_module
+    from skeltools.store.backends import H5Backend
     corpus, _ = ntu
-    real_create = store_module._H5.create_with
+    real_create = H5Backend.create_with
 
     def wrong_frame_counts(self, key, data, *args):
         real_create(self, key, data + 1 if key == "meta/frames" else data, *args)   # still plausible counts
 
-    monkeypatch.setattr(store_module._H5, "create_with", wrong_frame_counts)
+    monkeypatch.setattr(H5Backend, "create_with", wrong_frame_counts)
     prepare("ntu60", corpus.out, tmp_path / "s.h5", workers=1, progress=False)
     r = CliRunner().invoke(skel, ["check", str(tmp_path / "s.h5")])
     assert r.exit_code == 1 and "meta/frames: content differs from its checksum" in r.output, r.output

@@ -68,7 +68,7 @@ def _prepare(dataset: str, raw: Path, out: Path, timeout: float) -> tuple[str, s
 def fuzz_round(dataset: str, work: Path, seed: int, scenes: int = 6, share: float = 0.5,
                timeout: float = 180.0) -> FuzzOutcome:
     """Mutate `share` of the corpus's files (1-3 mutations each) and count what prepare does."""
-    from ..check import check_store
+    from ..store import check_store
     from ..store import Store
 
     pattern, unit_of = TARGETS[dataset]

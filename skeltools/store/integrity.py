@@ -1,4 +1,5 @@
-"""`skel check`: a store against CONTRACT section 1, and its content against its checksums.
+"""Integrity: the digests a store records, and `skel check`'s logic (a store against CONTRACT
+section 1, and its content against its checksums).
 
 The structural part (attributes, arrays, shapes, dtypes, index ranges, splits, views,
 version, every chunk of `poses` present) reads only the small arrays, so `skel stats`,
@@ -13,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .store import CHECKSUM_KEY, META_DTYPES, Store, StoreError, array_checksum, chunk_checksum
+from .chunks import array_checksum, chunk_checksum
+from .reader import Store
+from .schema import CHECKSUM_KEY, META_DTYPES, StoreError
 
 OPTIONAL_META = {"scale"}   # absent from stores written before per-sample scales
 REQUIRED_ATTRS = {"dataset": str, "layout": str, "frames": int, "aligned": bool, "scale": float, "n_views": int,

@@ -1,0 +1,13 @@
+"""`skel prepare`: raw files (or an mmaction2/pyskl pickle) -> one store.
+
+`run` drives the stages (its docstring lists them), `plan` decides what a run does before
+and after reading, `stages` is the work the pool runs, `pool` the generic ordered process
+pool, `handoff` where a batch's arrays wait for the chunks, `records` every record that
+crosses a process boundary, `interrupt` Ctrl-C and SIGTERM, `mmaction` the pickle path.
+"""
+from .interrupt import Stopped
+from .mmaction import prepare_from_mmaction
+from .run import prepare
+from .summary import PrepareSummary
+
+__all__ = ["PrepareSummary", "Stopped", "prepare", "prepare_from_mmaction"]

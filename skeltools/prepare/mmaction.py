@@ -1,0 +1,85 @@
+"""`skel prepare --from-mmaction`: a store from an mmaction2/pyskl 3D annotation pickle, through
+the same stages as raw files (each annotation is a unit; its bodies come already picked)."""
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from ..formats.mmaction import bodies_of, load_pickle
+from ..formats.raw_sample import SampleError, Skipped
+from ..formats.units import RawUnit
+from ..manifests import DatasetSpec, Protocol, load_dataset
+from ..transform import TransformParams, transform_bodies
+from .handoff import HandOff
+from .interrupt import StopOnSignal
+from .plan import check_out_path, check_scaling, transform_params
+from .pool import OrderedPool
+from .records import BatchResult
+from .run import UNITS_PER_BATCH, write_store
+from .stages import ReadJob, failure_reason, stage_batch
+from .summary import PrepareSummary
+
+
+def annotation_item(spec: DatasetSpec, params: TransformParams, name: str, annotation) -> tuple[dict, object]:
+    """(fields of the name, Transformed or Skipped) of one annotation."""
+    fields = spec.parse_file_name(f"{name}.skeleton")
+    if fields is None:
+        return {}, Skipped("unknown name", f"unknown name: {name!r} is not an {spec.name} sample name")
+    if (why := spec.out_of_range(fields)) is not None:
+        return fields, Skipped.of(why)
+    try:
+        label = int(annotation["label"])
+        if label != fields["action"] - 1:
+            raise SampleError(f"label {label} disagrees with the name's action A{fields['action']:03d}")
+        return fields, transform_bodies(bodies_of(annotation, spec.layout.n_joints, spec.bodies),
+                                        spec.layout.role_indices(), params)
+    except Exception as e:
+        return fields, failure_reason(e)
+
+
+def read_annotations(job: ReadJob, names: list[str], annotations: list, span: tuple[int, int]) -> BatchResult:
+    """Stage 1 for annotations[lo:hi]: transformed and staged like raw units."""
+    entries = [(k, names[k], *annotation_item(job.spec, job.params, names[k], annotations[k])) for k in range(*span)]
+    return BatchResult(span[1] - span[0], stage_batch(job, entries), 0, 0.0)
+
+
+def pickle_protocols(data: dict, source: str) -> tuple[list[Protocol], dict[str, str]]:
+    """The pickle's `<protocol>_train` / `<protocol>_val` lists as protocols over sample names."""
+    sources = {}
+    for split_name in data.get("split", {}):
+        proto, _, part = str(split_name).rpartition("_")
+        if proto and part in ("train", "val"):
+            sources[proto] = source
+    protocols = [Protocol(name=proto, field="name", train=tuple(data["split"].get(f"{proto}_train", ())),
+                          test=tuple(data["split"].get(f"{proto}_val", ()))) for proto in sources]
+    return protocols, sources
+
+
+def prepare_from_mmaction(dataset: str, pickle_path: str | Path, out: str | Path, *, frames: int = 50,
+                          align: bool = True, compression: str | None = None, progress: bool = True,
+                          scaling: str = "dataset") -> PrepareSummary:
+    """A store from an mmaction2/pyskl 3D annotation pickle (bodies already picked): the same
+    transform from plausibility on, the view and scene from each `frame_dir` name, the
+    pickle's splits as the store's protocols (`xsub_train` / `xsub_val` -> xsub)."""
+    check_scaling(scaling)
+    spec = load_dataset(dataset)
+    if spec.reader != "ntu":
+        raise ValueError(f"--from-mmaction reads NTU RGB+D pickles (ntu60, ntu120), not {dataset}")
+    out, source = Path(out), Path(pickle_path)
+    check_out_path(out)
+    data = load_pickle(source)
+    params = transform_params(spec, frames, align)
+    annotations = data["annotations"]
+    names = [str(a.get("frame_dir", f"annotation {k}")) if isinstance(a, dict) else f"annotation {k}"
+             for k, a in enumerate(annotations)]
+    protocols, sources = pickle_protocols(data, f"mmaction:{source.name}")
+    summary = PrepareSummary(out=out)
+    units = [RawUnit(source, name, {}) for name in names]
+    spans = [(lo, min(lo + UNITS_PER_BATCH, len(names))) for lo in range(0, len(names), UNITS_PER_BATCH)]
+    with StopOnSignal() as stop, HandOff(out) as handoff, OrderedPool(1, stop.check) as pool:
+        job = ReadJob(spec, params, False, scaling, str(handoff.folder))
+        results = pool.map(partial(read_annotations, job, names, annotations), spans)
+        write_store(spec, out, units, results, pool, protocols, sources, params, summary, compression=compression,
+                    scaling=scaling, progress=progress, extra_attrs={"source": f"mmaction:{source.name}"})
+    summary.bytes_read = source.stat().st_size
+    return summary

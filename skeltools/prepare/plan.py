@@ -1,0 +1,85 @@
+"""What a prepare run decides before it reads a file, and after every sample is known: the
+output path's checks, the transform's parameters, the protocols, and the scene index."""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from ..manifests import DatasetSpec, Protocol, read_split_file
+from ..store import StoreError, backend_of, is_tool_store, remove_stale
+from ..transform import PlausibilityBounds, TransformParams
+
+SCALINGS = ("dataset", "sample")
+
+
+def check_scaling(scaling: str) -> None:
+    """Refuse an unknown --scale before any work."""
+    if scaling not in SCALINGS:
+        raise ValueError(f"--scale {scaling!r}: choose from {', '.join(SCALINGS)}")
+
+
+def check_out_path(out: Path) -> None:
+    """Refuse, before any work, an --out that cannot or must not be written; remove what
+    killed runs to it left behind."""
+    backend_of(out)
+    folder = out.resolve().parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{out.parent}: the folder for --out does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StoreError(f"{folder}: cannot write there (read-only or no permission)")
+    if (out.exists() or out.is_symlink()) and not is_tool_store(out):
+        kind = "a folder" if out.is_dir() else "a file"
+        raise StoreError(f"{out} exists and is {kind} that is not a store written by skel prepare; "
+                         "remove it or choose another --out (only a skeltools store is replaced)")
+    remove_stale(out, is_tool_store)
+
+
+def transform_params(spec: DatasetSpec, frames: int, align: bool) -> TransformParams:
+    """The transform's settings: the dataset's plausibility bounds (its manifest's
+    `plausibility`, else the defaults)."""
+    given = {k: float(v) for k, v in spec.extra.get("plausibility", {}).items() if k != "source"}
+    return TransformParams(frames=frames, align=align, bounds=PlausibilityBounds(**given))
+
+
+def protocols_of(spec: DatasetSpec, split_files: tuple) -> tuple[list[Protocol], dict[str, str]]:
+    """The manifest's protocols, each replaced by an official split file of its name where
+    one is given, and where each comes from."""
+    from_files = {p.name: (p, f) for f in split_files for p in read_split_file(f)}
+    protocols = [p for p in spec.protocols if p.name not in from_files] + [p for p, _ in from_files.values()]
+    sources = {p.name: "manifest" for p in spec.protocols if p.name not in from_files}
+    sources.update({name: f"--split-file {Path(f).name}" for name, (_, f) in from_files.items()})
+    return protocols, sources
+
+
+def split_fields(meta: dict, units: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Per-sample values that split rules and scene keys may refer to."""
+    out = {k: np.asarray(meta[k]) for k in ("subject", "setup", "replication", "view")}
+    out["name"] = np.asarray(meta["name"], dtype=object)
+    out["action"] = np.asarray(meta["label"]) + 1
+    if units is not None:
+        out["unit"] = np.asarray(units, dtype=object)
+    return out
+
+
+def scene_index(fields: dict[str, np.ndarray], spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
+    """meta/scene (in order of first appearance) and the (S, V) views table, from `split_fields`."""
+    keys = list(zip(*(fields[f] for f in spec.scene_fields)))
+    ids: dict = {}
+    scene = np.array([ids.setdefault(k, len(ids)) for k in keys], dtype=np.int32)
+    views = np.full((len(ids), spec.n_views), -1, np.int32)
+    for i, (s, v) in enumerate(zip(scene, fields["view"])):
+        views[s, int(v) - 1] = i
+    return scene, views
+
+
+def store_attrs(spec: DatasetSpec, params: TransformParams, protocol_sources: dict, scaling: str,
+                version: str, extra: dict | None = None) -> dict:
+    """The root attributes that say what the store holds and how it was made."""
+    return {"dataset": spec.name, "layout": spec.layout.name, "frames": params.frames,
+            "aligned": bool(params.align), "n_views": spec.n_views, "classes": spec.classes,
+            "tool_version": version, "plausibility": asdict(params.bounds),
+            "denoise": asdict(params.denoise), "min_norm": params.min_norm,
+            "protocol_sources": protocol_sources, "scaling": scaling, **(extra or {})}

@@ -1,0 +1,147 @@
+"""`skel prepare`: raw files -> one aligned, resampled, scaled, view-indexed store, in five
+stages driven from here:
+
+1. `pool.map(read_batch, spans)`: workers read and transform batches of raw units, leave each
+   batch's arrays in a hand-off file and return records (prepare/records.py);
+2. the writer files each sample's meta in order (duplicates skipped) and the dataset's scale
+   is the largest |coordinate| seen;
+3. `writer.chunk_jobs(scale)` lists the store chunks to make;
+4. `pool.map(make_staged_chunk, jobs)`: workers make each chunk from the hand-off files and
+   write it;
+5. `writer.finish` writes the checksums and attributes and renames the store into place.
+
+The pool is ended before the hand-off folder is removed (no worker writes into it then).
+The results come back in unit order whatever the worker count, so the store is the same for
+any `--workers`; a bad file becomes a skipped sample with its reason and never stops the
+run. The hand-off folder is owned here: made before stage 1, removed after stage 5 or on any
+error; Ctrl-C and SIGTERM end the run through the same clean-up.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+
+from .. import __version__
+from ..formats import find_units, reader_of
+from ..formats.raw_sample import Skipped
+from ..formats.units import RawUnit
+from ..manifests import DatasetSpec, load_dataset
+from ..store import DiskFull, StoreWriter, is_disk_full, load_backend
+from ..transform import TransformParams
+from .handoff import HandOff
+from .interrupt import StopOnSignal
+from .plan import (check_out_path, check_scaling, protocols_of, scene_index, split_fields, store_attrs,
+                   transform_params)
+from .pool import OrderedPool
+from .records import BatchResult, SkipRecord
+from .stages import ReadJob, make_staged_chunk, read_batch, warm_up
+from .summary import PrepareSummary
+
+UNITS_PER_BATCH = 64          # at most: each batch costs the writer a fixed share, whatever its size
+MIN_BATCHES_PER_WORKER = 8    # fewer units a batch on small corpora, so that the last batches still balance
+
+
+def batch_spans(n: int, workers: int) -> list[tuple[int, int]]:
+    """(lo, hi) spans of n units: at most UNITS_PER_BATCH a span, and at least
+    MIN_BATCHES_PER_WORKER spans a worker where n allows."""
+    size = max(1, min(UNITS_PER_BATCH, n // (workers * MIN_BATCHES_PER_WORKER)))
+    return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+
+
+def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50, align: bool = True,
+            workers: int | None = None, keep_full: bool = False, limit: int | None = None,
+            compression: str | None = None, progress: bool = True,
+            split_files: tuple[str | Path, ...] = (), scaling: str = "dataset") -> PrepareSummary:
+    """Prepare a store from a raw folder; returns the summary (nothing is written on error).
+
+    `scaling`: "dataset" divides every sample by one factor, the largest |coordinate| of
+    all samples (the `scale` attribute); "sample" divides each sample by its own largest
+    |coordinate| (as P&C's per-clip normalisation), recorded per sample in meta/scale."""
+    check_scaling(scaling)
+    spec = load_dataset(dataset)
+    raw, out = Path(raw), Path(out)
+    if not raw.is_dir():
+        raise FileNotFoundError(f"{raw}: not a directory")
+    check_out_path(out)
+    load_backend(out)
+    units, ignored = find_units(raw, spec)
+    if not units:
+        raise FileNotFoundError(f"{raw}: no {spec.name} sample files found ({ignored} other files ignored); "
+                                f"expected names like {spec.example}")
+    units = units[:limit] if limit is not None else units
+    protocols, sources = protocols_of(spec, tuple(split_files))
+    summary = PrepareSummary(out=out, ignored=ignored)
+    params = transform_params(spec, frames, align)
+    n_workers = workers or os.cpu_count() or 1
+    with StopOnSignal() as stop, HandOff(out) as handoff, OrderedPool(n_workers, stop.check) as pool:
+        job = ReadJob(spec, params, keep_full, scaling, str(handoff.folder))
+        wall = time.perf_counter()
+        warm_up(job)                 # before the workers are forked: they inherit the compiled kernels
+        summary.warm_up_seconds = time.perf_counter() - wall
+        probe = getattr(reader_of(spec), "probe_layout", None)
+        if probe is not None:
+            spec = replace(spec, layout_name=probe(units, spec, lambda fn, xs: list(
+                pool.map(fn, xs, "probing the raw files"))))
+            job = replace(job, spec=spec)
+        results = pool.map(partial(read_batch, job, units), batch_spans(len(units), pool.workers),
+                           "reading the raw files")
+        write_store(spec, out, units, results, pool, protocols, sources, params, summary, keep_full=keep_full,
+                    compression=compression, scaling=scaling, progress=progress, in_process=pool.workers <= 1)
+    return summary
+
+
+def write_store(spec: DatasetSpec, out: Path, units: list[RawUnit], results: Iterable[BatchResult],
+                pool: OrderedPool, protocols: list, protocol_sources: dict, params: TransformParams,
+                summary: PrepareSummary, *, keep_full: bool = False, compression: str | None = None,
+                scaling: str = "dataset", progress: bool = True, extra_attrs: dict | None = None,
+                in_process: bool = True) -> PrepareSummary:
+    """Stages 2-5 for the batch results of `units`, in unit order: committed atomically; an
+    interrupt, a full disk or any error leaves nothing under `out`."""
+    from tqdm import tqdm
+
+    start, cpu = time.perf_counter(), time.process_time()
+    scale = 0.0
+    first_unit: dict[str, int] = {}      # sample name -> the unit it was written from
+    sample_units: list[int] = []
+    try:
+        with StoreWriter(out, bodies=spec.bodies, frames=params.frames, joints=spec.layout.n_joints,
+                         keep_full=keep_full, compression=compression) as writer:
+            with tqdm(total=len(units), unit="file", disable=not progress, desc=f"prepare {spec.name}") as bar:
+                for result in results:
+                    summary.bytes_read += result.bytes_read
+                    summary.worker_seconds += result.cpu_seconds
+                    bar.update(result.units)
+                    for item in result.items:
+                        if isinstance(item, SkipRecord):
+                            summary.skipped.append((item.name, item.reason))
+                        elif item.meta.name in first_unit:
+                            first = units[first_unit[item.meta.name]].path
+                            summary.skipped.append((item.meta.name, Skipped(
+                                "duplicate", f"duplicate of {first} (same sample name)")))
+                        else:
+                            first_unit[item.meta.name] = item.unit
+                            sample_units.append(item.unit)
+                            scale = max(scale, item.peak)
+                            writer.add(item.meta, item.poses, item.full)
+            fields = split_fields(writer.meta, [units[u].name for u in sample_units])
+            scene, views = scene_index(fields, spec)
+            writer.meta["scene"][:] = scene.tolist()
+            divisor = 1.0 if scaling == "sample" else (scale or 1.0)
+            writer.write_index(views=views, splits={p.name: p.assign(fields[p.field]) for p in protocols},
+                               skipped=summary.skipped, scale=divisor, n_views=spec.n_views)
+            for done in pool.map(make_staged_chunk, writer.chunk_jobs(divisor), "writing the store's chunks"):
+                writer.store_chunk(done)
+            writer.finish(store_attrs(spec, params, protocol_sources, scaling, __version__, extra_attrs), divisor)
+    except OSError as e:
+        if is_disk_full(e):
+            raise DiskFull(f"no space left on {out.resolve().parent} (the partial store was removed)") from None
+        raise
+    summary.written = len(sample_units)
+    summary.seconds = time.perf_counter() - start + summary.warm_up_seconds
+    own = time.process_time() - cpu - (summary.worker_seconds if in_process else 0.0)
+    summary.parent_cpu_seconds = max(own, 0.0)
+    return summary

@@ -1,0 +1,53 @@
+"""What a prepare run reports: counts, skip reasons, throughput and where the time went."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..formats.raw_sample import Skipped
+
+
+@dataclass
+class PrepareSummary:
+    out: Path
+    written: int = 0
+    skipped: list[tuple[str, Skipped]] = field(default_factory=list)
+    ignored: int = 0
+    seconds: float = 0.0
+    bytes_read: int = 0
+    worker_seconds: float = 0.0       # reading and transforming: CPU seconds summed over the batches (in whichever process)
+    warm_up_seconds: float = 0.0      # compiling (first run) or loading the kernels, before the first unit
+    parent_cpu_seconds: float = 0.0   # the writing process's own CPU time, the workers' share taken out
+
+    @property
+    def compile_seconds(self) -> float:
+        return self.warm_up_seconds
+
+    @property
+    def mb_per_s(self) -> float:
+        """Throughput, compilation left out (it happens once per installation)."""
+        return self.bytes_read / 1e6 / max(self.seconds - self.compile_seconds, 1e-9)
+
+    def scaling_ceiling(self) -> float:
+        """How many workers the writing process could keep busy: the workers' time per sample
+        over the parent's (beyond it, the parent is the bottleneck)."""
+        return self.worker_seconds / max(self.parent_cpu_seconds, 1e-9)
+
+    def reasons(self) -> Counter:
+        """Skipped counts by reason code."""
+        return Counter(r.code for _, r in self.skipped)
+
+    def text(self) -> str:
+        lines = [f"wrote {self.written} samples to {self.out}",
+                 f"skipped {len(self.skipped)} files" + (":" if self.skipped else ""),
+                 *[f"  {n:6d}  {kind}" for kind, n in self.reasons().most_common()],
+                 f"ignored {self.ignored} files that are not samples",
+                 f"{self.seconds:.2f} s, {self.bytes_read / 1e6:.1f} MB read, {self.mb_per_s:.1f} MB/s"
+                 + (f" (not counting {self.compile_seconds:.1f} s compiling or loading kernels)"
+                    if self.compile_seconds >= 0.05 else "")]
+        units = max(self.written + len(self.skipped), 1)
+        lines.append(f"per sample: workers {self.worker_seconds / units * 1e6:.0f} us, writer "
+                     f"{self.parent_cpu_seconds / units * 1e6:.0f} us "
+                     f"(scaling ceiling: {self.scaling_ceiling():.0f} workers)")
+        return "\n".join(lines)
