@@ -35,17 +35,17 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = ap.parse_args()
 
-    from focovil.evaluate import cosine_nn, encode, gmm_clusters, kmeans_clusters, purity
-    from focovil.model import FoCoViL
+    from focovil.evaluate import cosine_nn, gmm_clusters, kmeans_clusters, purity
+    from focovil.model import FoCoViL, features
 
     device = torch.device(args.device)
     model = FoCoViL(150, hidden=args.hidden).to(device).eval()
     x = torch.rand(args.clips, 50, 150, device=device) * 2 - 1
-    encode(model, x[: min(256, args.clips)], args.batch)   # warm-up (cuDNN plans, allocator)
+    features(model.encode, x[: min(256, args.clips)], args.batch)   # warm-up (cuDNN plans, allocator)
     if device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
-    feats = encode(model, x, args.batch)
+    feats = features(model.encode, x, args.batch)
     enc_s = time.perf_counter() - start
     print(f"encode {args.clips} clips (hidden {args.hidden}, {device}): {enc_s:.2f} s, "
           f"{1000 * enc_s / args.clips:.3f} ms/clip (paper: 1.31 ms/clip; 114k clips at that rate: 150 s)")
@@ -81,11 +81,11 @@ def main() -> None:
 
 def batch1_latency_ms(model, clip: torch.Tensor, runs: int, device: torch.device) -> float:
     """Median wall time of encoding one clip, synchronised each call (as a deployed encoder runs)."""
-    from focovil.evaluate import encode
+    from focovil.model import features
     times = []
     for i in range(runs + 10):
         start = time.perf_counter()
-        encode(model, clip, 1)   # ends with a host copy: the result is there
+        features(model.encode, clip, 1)   # ends with a host copy: the result is there
         if i >= 10:
             times.append(time.perf_counter() - start)
     return 1000 * float(np.median(times))

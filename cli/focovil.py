@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -28,79 +29,40 @@ def main() -> None:
     """
 
 
-def _default(name: str) -> object:
-    from focovil.config import TrainConfig
-    return TrainConfig.__dataclass_fields__[name].default
-
-
-def _source(name: str) -> str:
-    from focovil.config import DEFAULT_SOURCES
-    return f"Source: {DEFAULT_SOURCES[name]}."
-
-
 def _presets() -> list[str]:
     from focovil.presets import PRESETS
     return list(PRESETS)
+
+
+def train_options(fn):
+    """One option per TrainConfig setting, built from focovil.config (its type, help and the
+    default's source); every option defaults to "not given", so that a run's settings can be
+    told apart from what the command line sets (--config, --resume)."""
+    from focovil.config import OPTIONS, RULES, SETTINGS, option_help
+    for name in reversed(SETTINGS):
+        names, kind = OPTIONS[name][0], RULES[name][0]
+        if kind is bool:
+            fn = click.option(*names, name, is_flag=True, default=None, help=option_help(name))(fn)
+        elif name == "preset":
+            fn = click.option(*names, name, type=click.Choice(_presets()), default=None, help=option_help(name))(fn)
+        else:
+            fn = click.option(*names, name, type=kind, default=None, help=option_help(name))(fn)
+    return fn
 
 
 @main.command()
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True), default=None,
               help="A run's config.json: train with its settings (options given here override them), e.g. to "
                    "reproduce a run into another --out.")
-@click.option("--store", type=click.Path(), default=None, help="Store written by `skel prepare`.  [required]")
-@click.option("--protocol", default=None, help="Split to train on (e.g. xsub, xview, xset).  [required]")
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Run folder (checkpoint, metrics, config).  [required]")
-@click.option("--preset", default="focovil", show_default=True, type=click.Choice(_presets()),
-              help="Method or ablation (Table 8 of the paper).")
-@click.option("--epochs", default=_default("epochs"), show_default=True, type=click.IntRange(min=1),
-              help=f"Training epochs (one pass over the split's scenes each). {_source('epochs')}")
-@click.option("--batch", type=click.IntRange(min=2), default=None,
-              help=f"Scenes per step (default: 128 for NTU, 64 otherwise). {_source('batch')}")
-@click.option("--hidden", default=_default("hidden"), show_default=True, type=click.IntRange(min=2),
-              help=f"Representation size: the bi-GRU has hidden/2 units per direction. {_source('hidden')}")
-@click.option("--proj", default=None,
-              help=f"Projection sizes, e.g. 1024-512-1024 (default hidden-hidden/2-hidden). {_source('proj')}")
-@click.option("--tau", default=_default("tau"), show_default=True, type=click.FloatRange(min=0, min_open=True),
-              help=f"Temperature of the similarity S (Eq. 4). {_source('tau')}")
-@click.option("--alpha", default=_default("alpha"), show_default=True, type=click.FloatRange(min=0),
-              help=f"Weight of the contrastive loss. {_source('alpha')}")
-@click.option("--beta", type=click.FloatRange(min=0), default=None,
-              help=f"Weight of the reconstruction loss (default 1; UWA3D 2). {_source('beta')}")
-@click.option("--lr", default=_default("lr"), show_default=True, type=click.FloatRange(min=0, min_open=True),
-              help=f"Adam learning rate. {_source('lr')}")
-@click.option("--lr-decay", default=_default("lr_decay"), show_default=True, type=click.FloatRange(0, 1),
-              help=f"Learning-rate factor per decay step. {_source('lr_decay')}")
-@click.option("--lr-decay-every", default=_default("lr_decay_every"), show_default=True, type=click.IntRange(min=1),
-              help=f"Epochs between decay steps. {_source('lr_decay_every')}")
-@click.option("--views-per-scene", type=click.IntRange(min=2), default=None,
-              help=f"Draw this many views per scene instead of all. Default: {_source('views_per_scene')}")
-@click.option("--detach-focal", is_flag=True,
-              help="Treat the focal weights w+ and w- as constants (no gradient through them). Default off: "
-                   f"{_source('detach_focal_weights')}")
-@click.option("--data-fraction", default=1.0, show_default=True, type=click.FloatRange(0.0, 1.0, min_open=True),
-              help="Share of training scenes to use (Table 10).")
-@click.option("--seed", default=_default("seed"), show_default=True,
-              help="Seeds the initialisation, the batch order and the view draws.")
-@click.option("--device", default=None, help="cpu or cuda (default: cuda when available).")
-@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default=None,
-              help="bf16 autocast on CUDA (default there), fp32 on the CPU.")
-@click.option("--stream", is_flag=True,
-              help="Read each batch from the store instead of holding the split on the device (for splits that do "
-                   "not fit; fastest from an uncompressed HDF5 store). Beside a GPU the next batch is read while "
-                   "the current one trains.")
-@click.option("--cuda-graph", is_flag=True,
-              help="Capture the whole step (forward, backward, Adam) as one CUDA graph and replay it: removes the "
-                   "kernel-launch cost that bounds small batches. One process, CUDA only; see benchmarks/RESULTS.md.")
+@train_options
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for torch (default: torch's, all cores; set it on a shared or loaded machine).")
-@click.option("--resume", is_flag=True, help="Continue from the run folder's last checkpoint.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint, with its settings "
+                                             "(only --epochs, --device, --precision, --stream and --cuda-graph may "
+                                             "change).")
 @click.option("--overwrite", is_flag=True, help="Replace the run already in --out (without it, training refuses).")
 @click.option("--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
-@click.pass_context
-def train(ctx, config_file, store, protocol, out, preset, epochs, batch, hidden, proj, tau, alpha, beta, lr, lr_decay, lr_decay_every,
-          views_per_scene, detach_focal, data_fraction, seed, device, precision, stream, cuda_graph, threads, resume,
-          overwrite, quiet):
+def train(config_file, threads, resume, overwrite, quiet, **options):
     """Train FoCoViL on the train split of PROTOCOL; checkpoints every epoch.
 
     Every default is the paper's where it gives one; each option's help names its source,
@@ -112,33 +74,40 @@ def train(ctx, config_file, store, protocol, out, preset, epochs, batch, hidden,
     if threads:
         torch.set_num_threads(threads)
 
-    from focovil.train import TrainConfig
+    from focovil.config import TrainConfig, from_settings, resume_conflicts
+    from focovil.device import default_device
     from focovil.train import train as run
     from skeltools.store import StoreError
 
-    given = {"store": store, "protocol": protocol, "out": out, "preset": preset, "epochs": epochs, "batch": batch,
-             "hidden": hidden, "proj": proj, "tau": tau, "alpha": alpha, "beta": beta, "lr": lr, "lr_decay": lr_decay,
-             "lr_decay_every": lr_decay_every, "views_per_scene": views_per_scene,
-             "detach_focal_weights": detach_focal, "data_fraction": data_fraction, "seed": seed, "device": device,
-             "precision": precision, "stream": stream, "cuda_graph": cuda_graph}
-    settings = dict(given)
-    if config_file:
-        option_of = {"detach_focal_weights": "detach_focal"}
-        from_command_line = {k for k in given if ctx.get_parameter_source(option_of.get(k, k)).name == "COMMANDLINE"}
-        try:
+    given = {k: v for k, v in options.items() if v is not None}
+    base: dict = {}
+    try:
+        if resume:
+            if "out" not in given:
+                fail("--resume needs --out (the run folder to continue)")
+            from focovil.checkpoint import CHECKPOINT, read_checkpoint, saved_config
+            path = Path(given["out"]) / CHECKPOINT
+            if not path.exists():
+                fail(f"{given['out']}: nothing to resume (no {CHECKPOINT}); leave out --resume to start a run")
+            saved = saved_config(read_checkpoint(path), path)
+            conflicts = resume_conflicts(saved, given)
+            if conflicts:
+                fail(f"--resume continues {given['out']} with its own settings; " + "; ".join(conflicts) +
+                     " (start a new run with another --out, or --overwrite)")
+            base = saved.settings()
+        elif config_file:
             saved = TrainConfig.load(config_file)
-        except (ValueError, TypeError) as e:
-            fail(f"{config_file}: not a focovil config.json ({e})")
-        settings = {**{k: getattr(saved, k) for k in given}, **{k: given[k] for k in from_command_line}}
-        if "device" not in from_command_line:
-            settings["device"] = settings["precision"] = None   # the machine decides, as without --config
-    missing = [f"--{k}" for k in ("store", "protocol", "out") if not settings[k]]
+            base = {**saved.settings(), "device": None, "precision": None}
+    except ValueError as e:
+        fail(str(e))
+    settings = {**base, **given}
+    missing = [f"--{k}" for k in ("store", "protocol", "out") if not settings.get(k)]
     if missing:
         fail(f"missing {', '.join(missing)} (or give --config RUN/config.json)")
-    settings["device"] = settings["device"] or ("cuda" if torch.cuda.is_available() else "cpu")
-    settings["precision"] = settings["precision"] or ("bf16" if settings["device"].startswith("cuda") else "fp32")
-    cfg = TrainConfig(**settings)
+    settings["device"] = settings.get("device") or default_device()
+    settings["precision"] = settings.get("precision") or ("bf16" if settings["device"].startswith("cuda") else "fp32")
     try:
+        cfg = from_settings(settings, where="focovil train")
         path = run(cfg, resume=resume, progress=not quiet, overwrite=overwrite)
     except (StoreError, ValueError) as e:
         fail(str(e))
@@ -164,14 +133,13 @@ def evaluate(run_dir, store, protocol, device, no_plots, finetune, semi, finetun
 
     Writes results.json, tsne.png and confusion.png into the run folder. --finetune and
     --semi go beyond the paper's protocols (they train a copy of the encoder)."""
-    from pathlib import Path
 
     torch = _torch()
     if threads:
         torch.set_num_threads(threads)
 
+    from focovil.device import resolve_device
     from focovil.evaluate import evaluate as run
-    from focovil.train import resolve_device
     from skeltools.store import StoreError
 
     if not (Path(run_dir) / "checkpoint.pt").exists():
@@ -209,8 +177,8 @@ def embed(run_dir, store, out, device, batch):
     In Python: `focovil.load_encoder(run).encode(poses)`."""
     torch = _torch()
 
+    from focovil.device import resolve_device
     from focovil.embed import embed_store
-    from focovil.train import resolve_device
     from skeltools.store import StoreError
 
     try:

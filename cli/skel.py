@@ -60,9 +60,12 @@ def main() -> None:
               help="dataset: one divisor for all samples, the largest |coordinate| (the store's `scale`); sample: "
                    "each sample by its own (P&C's per-clip normalisation), in meta/scale. The paper says only "
                    "'normalized to [-1, 1]'; benchmarks/ablation.py compares the two.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--allow-empty-splits", is_flag=True,
+              help="Write the store even when a protocol ends up with an empty train or test part (with --limit, or a "
+                   "partial download), leaving that protocol out; without it such a run writes nothing and exits 1.")
+@click.option("--quiet", is_flag=True, help="Print nothing but warnings and errors (no progress bar, no summary).")
 def prepare(dataset, raw, from_mmaction, out, frames, no_align, workers, keep_full, strict, limit, split_files,
-            compression, scaling, quiet):
+            compression, scaling, allow_empty_splits, quiet):
     """Read every raw file of DATASET under --raw and write one store.
 
     Each sample: main bodies selected and denoised, aligned to its own body frame
@@ -70,8 +73,8 @@ def prepare(dataset, raw, from_mmaction, out, frames, no_align, workers, keep_fu
     that all coordinates lie in [-1, 1]. Bad files never stop the run: they are listed
     in the store under skipped/ with their reason and in the summary.
     """
+    from skeltools.prepare import EmptyResult, prepare_from_mmaction
     from skeltools.prepare import prepare as run
-    from skeltools.prepare import prepare_from_mmaction
     from skeltools.prepare.pool import WorkerDied
     from skeltools.store import StoreError
 
@@ -80,18 +83,27 @@ def prepare(dataset, raw, from_mmaction, out, frames, no_align, workers, keep_fu
     try:
         if from_mmaction:
             summary = prepare_from_mmaction(dataset, from_mmaction, out, frames=frames, align=not no_align,
-                                            compression=compression, progress=not quiet, scaling=scaling)
+                                            compression=compression, progress=not quiet, scaling=scaling,
+                                            allow_empty_splits=allow_empty_splits)
         else:
             summary = run(dataset, raw, out, frames=frames, align=not no_align, workers=workers, keep_full=keep_full,
                           limit=limit, progress=not quiet, split_files=split_files, compression=compression,
-                          scaling=scaling)
+                          scaling=scaling, allow_empty_splits=allow_empty_splits)
+    except EmptyResult as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
     except (StoreError, FileNotFoundError, ValueError, WorkerDied) as e:
         fail(str(e))
     except KeyboardInterrupt as e:   # Ctrl-C, or SIGTERM (prepare.Stopped): exit 128 + the signal's number
         click.echo(f"interrupted: nothing written to {out}", err=True)
         sys.exit(128 + getattr(e, "signum", 2))
-    click.echo(summary.text())
+    for note in summary.notes:
+        click.echo(f"warning: {note}", err=True)
+    if not quiet:
+        click.echo(summary.text())
     if strict and summary.skipped:
+        if quiet:
+            click.echo(f"error: {len(summary.skipped)} items skipped (--strict); `skel stats {out}` lists them", err=True)
         sys.exit(1)
 
 

@@ -36,8 +36,8 @@ def flatten_poses(x: np.ndarray) -> np.ndarray:
 class StoreRows:
     """The split's rows read from the store on demand, batch by batch (see `batches`)."""
 
-    def __init__(self, store: str, index: np.ndarray, device: torch.device):
-        self.store = Store(store)
+    def __init__(self, store: str, index: np.ndarray, device: torch.device, verify: bool = True):
+        self.store = Store(store, verify=verify)
         self.index = index
         self.device = torch.device(device)
         N, M, T, J, _ = self.store.node("poses").shape
@@ -94,18 +94,18 @@ class SplitData:
 
 
 def load_split(store: str, protocol: str, part: str, device: str | torch.device = "cpu",
-               stream: bool = False) -> SplitData:
-    """The poses and labels of `splits/<protocol>/<part>`, on the device unless streamed."""
-    with Store(store) as st:
+               stream: bool = False, verify: bool = True) -> SplitData:
+    """The poses and labels of `splits/<protocol>/<part>`, on the device unless streamed; each
+    chunk of poses checked against its checksum as it is first read (unless `verify` is off)."""
+    with Store(store, verify=verify) as st:
         idx = st.split(protocol, part)
         meta = {k: st.read(f"meta/{k}")[idx] for k in ("label", "scene", "view")}
         n_classes = len(st.attrs["classes"])
         if stream:
-            x = StoreRows(store, idx, torch.device(device))
+            x = StoreRows(store, idx, torch.device(device), verify)
         else:
-            poses = st.node("poses")
-            raw = np.concatenate([np.asarray(poses[lo:hi]) for lo, hi in _runs(idx)]) if len(idx) else \
-                np.zeros((0,) + tuple(poses.shape[1:]), np.float32)
+            raw = np.concatenate([st.read("poses", slice(lo, hi)) for lo, hi in _runs(idx)]) if len(idx) else \
+                np.zeros((0,) + tuple(st.node("poses").shape[1:]), np.float32)
             x = torch.from_numpy(flatten_poses(raw)).to(device)
     return SplitData(x, meta["label"].astype(np.int64), meta["scene"], meta["view"], idx, n_classes)
 

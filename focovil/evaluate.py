@@ -19,22 +19,13 @@ from sklearn.metrics.cluster import contingency_matrix
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
+from .checkpoint import load_trained
 from .data import load_split
-from .train import load_trained
+from .model import features
+from .store_fit import require_fit
 
 LINEAR_PROBE = {"C": 1.0, "max_iter": 1000, "solver": "lbfgs", "standardize": True}
 FINETUNE = {"epochs": 50, "batch": 64, "lr": 1e-3, "optimizer": "Adam", "head": "one linear softmax layer on f_e"}
-
-
-@torch.no_grad()
-def encode(model, x: torch.Tensor, batch: int = 4096) -> np.ndarray:
-    """f_e of every row of x (N, T, C), in batches (bf16 autocast on CUDA), one copy to the host."""
-    if not len(x):
-        return np.zeros((0, model.hidden), np.float32)
-    cuda = x.device.type == "cuda"
-    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-        feats = torch.cat([model.encode(x[i:i + batch]).float() for i in range(0, len(x), batch)])
-    return feats.cpu().numpy()
 
 
 def purity(labels: np.ndarray, clusters: np.ndarray) -> float:
@@ -138,20 +129,24 @@ def finetune_accuracy(model, x_train: torch.Tensor, y_train: np.ndarray, x_test:
 
 def evaluate(run: str | Path, store: str | None = None, protocol: str | None = None, device: str = "cpu",
              plots: bool = True, finetune: bool = False, semi: tuple[float, ...] = (),
-             finetune_settings: dict | None = None) -> dict:
-    """All metrics of a run on the test split; writes results.json (and plots) in the run."""
+             finetune_settings: dict | None = None, verify: bool = True, force: bool = False) -> dict:
+    """All metrics of a run on the test split. They go to the run's results.json (and plots)
+    for the run's own store, to results-<store name>.json (tsne-..., confusion-...) for
+    another; a store that does not fit the run is refused unless `force`."""
     run = Path(run)
     from skeltools.store import require_valid
     model, cfg = load_trained(run, device)
+    own = store is None or Path(store).resolve() == Path(cfg.store).resolve()
     store, protocol = store or cfg.store, protocol or cfg.protocol
     if not Path(store).exists():
         raise ValueError(f"{store}: the store this run was trained on is not there; pass --store")
-    require_valid(store)
-    train = load_split(store, protocol, "train", device)
-    test = load_split(store, protocol, "test", device)
+    require_valid(store, verify)
+    require_fit(cfg.resolved.get("store"), store, force)
+    train = load_split(store, protocol, "train", device, verify=verify)
+    test = load_split(store, protocol, "test", device, verify=verify)
     if not len(test.index) or not len(train.index):
         raise ValueError(f"protocol {protocol!r} of {store} has an empty train or test split")
-    ftr, fte = encode(model, train.x), encode(model, test.x)
+    ftr, fte = features(model.encode, train.x), features(model.encode, test.x)
     pred = linear_probe(ftr, train.labels, fte, cfg.seed)
     res = {
         "run": str(run), "store": str(store), "protocol": protocol, "preset": cfg.preset,
@@ -160,10 +155,11 @@ def evaluate(run: str | Path, store: str | None = None, protocol: str | None = N
         "knn1_acc": knn1_accuracy(ftr, train.labels, fte, test.labels, device),
         **clustering(fte, test.labels, cfg.seed),
         "cross_view_retrieval": cross_view_retrieval(fte, test.scene, device),
-        "cross_view_retrieval_note": "no test scene has two views: the test split holds one camera (as xview does)",
         "linear_probe": {**LINEAR_PROBE, "model": "sklearn LogisticRegression (multinomial softmax layer)"},
         "features": "f_e: last encoder layer, final forward and backward states concatenated",
     }
+    if res["cross_view_retrieval"] is None:
+        res["cross_view_retrieval_note"] = "no test scene has two views: the test split holds one camera (as xview does)"
     ft = {**FINETUNE, **(finetune_settings or {})}
     if finetune or semi:
         res["finetune_settings"] = ft
@@ -174,17 +170,19 @@ def evaluate(run: str | Path, store: str | None = None, protocol: str | None = N
         sub = torch.as_tensor(labelled_subset(train.labels, frac, cfg.seed), device=train.x.device)
         res[f"semi_{frac * 100:g}pct_acc"] = finetune_accuracy(
             model, train.x[sub], train.labels[sub.cpu().numpy()], test.x, test.labels, train.n_classes, cfg.seed, ft)
+    tag = "" if own else f"-{Path(store).name}"
     if plots:
         classes = _class_names(store)
-        _tsne_plot(fte, test.labels, classes, run / "tsne.png", cfg.seed)
-        _confusion_plot(test.labels, pred, classes, run / "confusion.png")
-    (run / "results.json").write_text(json.dumps(res, indent=1))
+        _tsne_plot(fte, test.labels, classes, run / f"tsne{tag}.png", cfg.seed)
+        _confusion_plot(test.labels, pred, classes, run / f"confusion{tag}.png")
+    res["results_file"] = str(run / f"results{tag}.json")
+    (run / f"results{tag}.json").write_text(json.dumps(res, indent=1))
     return res
 
 
 def _class_names(store: str) -> list[str]:
     from skeltools.store import Store
-    with Store(store) as st:
+    with Store(store, verify=False) as st:
         return list(st.attrs["classes"])
 
 

@@ -1,6 +1,7 @@
 """The FoCoViL auto-encoder: bi-GRU encoder f_e, projection g, zero-input GRU decoder f_d."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -44,8 +45,7 @@ class FoCoViL(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """f_e(x): (B, T, C) -> (B, hidden)."""
-        _, h = self.encoder(x)
-        return torch.cat([h[-2], h[-1]], dim=-1)
+        return final_states(self.encoder, x)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Returns (f_e(x), g(f_e(x)), reconstruction of x); without g the second is f_e(x)."""
@@ -53,6 +53,22 @@ class FoCoViL(nn.Module):
         z = self.projection(h)
         out, _ = self.decoder(torch.zeros_like(x), z.unsqueeze(0).contiguous())
         return h, z, self.readout(out)
+
+
+def final_states(encoder: nn.GRU, x: torch.Tensor) -> torch.Tensor:
+    """The representation: the last layer's final forward and backward states, concatenated."""
+    _, h = encoder(x)
+    return torch.cat([h[-2], h[-1]], dim=-1)
+
+
+@torch.no_grad()
+def features(encode, x: torch.Tensor, batch: int = 4096) -> np.ndarray:
+    """encode(rows) of every row of x (N, T, C), in batches (bf16 autocast on CUDA), as one
+    float32 array on the host; `encode` maps (B, T, C) to (B, D) (f_e)."""
+    cuda = x.device.type == "cuda"
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+        parts = [encode(x[i:i + batch]).float().cpu().numpy() for i in range(0, len(x), batch)]
+    return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
 
 
 def count_parameters(model: nn.Module) -> int:

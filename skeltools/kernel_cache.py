@@ -4,9 +4,11 @@ numba keys a cached kernel on the modification time of the kernel's own file onl
 that inlines a helper from another file (`formats.ntu.parse_skeleton` inlines
 `formats.text_kernels.read_decimal`), or reads a constant from one, would therefore go on
 running the old code after only that other file changed, as after a `git pull` in an
-editable install: silently different numbers. `refresh` compares one digest of every Python
-source of the package with the digest each cache location was made under, and drops that
-location's cached kernels when they differ.
+editable install: silently different numbers. `refresh` compares one digest of the package's
+numba sources (every module that imports numba: the kernels, the helpers they inline and the
+constants they read all live in such modules) with the digest each cache location was made
+under, and drops that location's cached kernels when they differ. A change elsewhere (the
+CLI, the writer) leaves the cache alone.
 
 numba caches a kernel in the first of three places it can write: the folder given by
 `NUMBA_CACHE_DIR`, the `__pycache__` beside the source, or a user-wide cache folder; in the
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -25,12 +28,17 @@ STAMP = "kernel-sources.sha1"
 CACHED = ("*.nbi", "*.nbc")
 
 
+NUMBA_IMPORT = re.compile(rb"^\s*(import numba|from numba[ .])", re.M)
+
+
 def sources_digest(package: Path) -> str:
-    """One digest of every Python source under `package` (names and contents)."""
+    """One digest of the Python sources under `package` that import numba (names and contents)."""
     h = hashlib.sha1()
     for path in sorted(package.rglob("*.py")):
-        h.update(str(path.relative_to(package)).encode())
-        h.update(path.read_bytes())
+        text = path.read_bytes()
+        if NUMBA_IMPORT.search(text):
+            h.update(str(path.relative_to(package)).encode())
+            h.update(text)
     return h.hexdigest()
 
 

@@ -73,7 +73,7 @@ def test_skel_works_without_torch_and_focovil_says_how_to_get_it(rigid_corpus, t
     import sys
     block = "import sys; sys.modules['torch'] = None; "   # `import torch` now fails, as with no torch installed
     store = tmp_path / "s.h5"
-    for args in (["prepare", "ntu60", "--raw", str(rigid_corpus.out), "--out", str(store), "--quiet", "--limit", "9"],
+    for args in (["prepare", "ntu60", "--raw", str(rigid_corpus.out), "--out", str(store), "--quiet"],
                  ["check", str(store)], ["stats", str(store)],
                  ["export", str(store), "--to", "ctrgcn", "--protocol", "xsub", "--out", str(tmp_path / "c.npz")]):
         out = subprocess.run([sys.executable, "-c", block + f"from cli.skel import main; main({args!r})"],

@@ -9,7 +9,8 @@ import torch
 from click.testing import CliRunner
 
 from cli.focovil import main as focovil
-from focovil.train import TrainConfig, load_trained, train
+from focovil.checkpoint import load_trained
+from focovil.train import TrainConfig, train
 
 from .test_focovil import cfg as cpu_cfg
 

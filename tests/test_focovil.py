@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from cli.focovil import main as focovil
 from focovil.evaluate import purity
 from focovil.losses import multiview_contrastive_loss, reconstruction_loss
-from focovil.train import TrainConfig, load_trained, train
+from focovil.checkpoint import load_trained
+from focovil.train import TrainConfig, train
 from skeltools.prepare import prepare
 
 
@@ -382,7 +383,7 @@ def test_embed_writes_the_encoder_features(small_store, tmp_path):
     import h5py
 
     import focovil as fv
-    from focovil.evaluate import encode
+    from focovil.model import features
     from skeltools.store import Store
     run = train(cfg(small_store, tmp_path / "e", epochs=1), progress=False)
     r = CliRunner().invoke(focovil, ["embed", "--run", str(run), "--store", str(small_store), "--out",
@@ -392,13 +393,13 @@ def test_embed_writes_the_encoder_features(small_store, tmp_path):
     with Store(small_store) as st, h5py.File(tmp_path / "f.h5") as f:
         poses = st.read("poses")
         from focovil.data import flatten_poses
-        want = encode(model, torch.from_numpy(flatten_poses(poses)))      # the evaluation's own path
+        want = features(model.encode, torch.from_numpy(flatten_poses(poses)))      # the evaluation's own path
         assert np.allclose(f["features"][()], want, atol=1e-6) and f["features"].dtype == np.float32
         assert list(f["meta/name"].asstr()[()]) == list(st.read("meta/name"))
         assert f["meta/label"][()].tolist() == st.read("meta/label").tolist()
         assert json.loads(f.attrs["config"])["hidden"] == 32
         enc = fv.load_encoder(run)
-        assert isinstance(enc, torch.nn.Module) and np.allclose(fv.encode(enc, poses[:5]), want[:5], atol=1e-6)
+        assert isinstance(enc, torch.nn.Module) and np.allclose(enc.encode(poses[:5]), want[:5], atol=1e-6)
 
 
 def test_train_config_reproduces_a_run(small_store, tmp_path):

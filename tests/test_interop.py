@@ -63,7 +63,9 @@ def test_import_from_mmaction_equals_preparing_the_raw_files(rigid_corpus, rigid
            {"frame_dir": "not_a_name", "label": 0, "keypoint": np.zeros((1, 5, 25, 3), np.float32)},
            {"frame_dir": "S001C003P008R002A001", "label": 0, "keypoint": np.zeros((1, 5, 24, 3), np.float32)},
            {"frame_dir": "S001C003P008R002A002", "label": 1, "keypoint": np.full((1, 5, 25, 3), np.nan, np.float32)},
-           {"frame_dir": "S001C003P008R002A003", "label": 2, "keypoint": np.zeros((1, 0, 25, 3), np.float32)}]
+           {"frame_dir": "S001C003P008R002A003", "label": 2, "keypoint": np.zeros((1, 0, 25, 3), np.float32)},
+           {"frame_dir": "S001C003P008R002A004", "label": 7,                 # a label that is not the name's action
+            "keypoint": np.random.default_rng(0).normal(0, 0.3, (1, 20, 25, 3)).astype(np.float32) + 3}]
     split = _pickle_from_raw(rigid_corpus, spec, tmp_path / "n.pkl", bad)
     r = CliRunner().invoke(skel, ["prepare", "ntu60", "--from-mmaction", str(tmp_path / "n.pkl"), "--out",
                                   str(tmp_path / "m.h5"), "--quiet"])
@@ -80,4 +82,5 @@ def test_import_from_mmaction_equals_preparing_the_raw_files(rigid_corpus, rigid
         reasons = dict(zip(got.read("skipped/name"), got.read("skipped/code")))
     assert reasons == {"S001C001P001R001A099": "action N outside ntuN", "not_a_name": "unknown name",
                        "S001C003P008R002A001": "wrong keypoint shape", "S001C003P008R002A002": "non-finite coordinates",
-                       "S001C003P008R002A003": "empty keypoint array"}
+                       "S001C003P008R002A003": "empty keypoint array",
+                       "S001C003P008R002A004": "label N disagrees with the name's action AN"}

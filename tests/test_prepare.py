@@ -27,12 +27,12 @@ def arrays(path):
         return {k: st.read(k) for k in keys if st.has(k)}, st.attrs
 
 
-def check_contract(path):
+def check_contract(path, notes_expected=()):
     """The project's own `skel check` (structure and checksums) always; the shared schema
     checker too where ../shared is present."""
     from skeltools.store import check_store
     problems, notes = check_store(path)
-    assert problems == [] and notes == [], problems + notes
+    assert problems == [] and notes == list(notes_expected), problems + notes
     tool = SHARED / "tools" / "check_store.py"
     if tool.exists():
         out = subprocess.run([sys.executable, str(tool), str(path)], capture_output=True, text=True)
@@ -132,19 +132,26 @@ def test_compressed_hdf5_from_a_pool_equals_the_uncompressed_store(rigid_corpus,
 
 
 def test_no_align_store_is_marked(rigid_corpus, tmp_path):
-    s = prepare("ntu60", rigid_corpus.out, tmp_path / "na.h5", align=False, workers=1, limit=6, progress=False)
+    s = prepare("ntu60", rigid_corpus.out, tmp_path / "na.h5", align=False, workers=1, limit=6, progress=False, allow_empty_splits=True)
     with Store(tmp_path / "na.h5") as st:
         assert not st.attrs["aligned"] and len(st) == s.written == 6
         assert np.abs(st.read("poses")[:, 0, 0, 0]).max() > 0.01   # root not at the origin
 
 
-def test_strict_exit_code(rigid_corpus, tmp_path):
+def test_strict_exit_code_and_quiet_output(rigid_corpus, tmp_path):
+    """--strict exits 1 when anything was skipped; the summary groups the reasons by code, each
+    with a real example; --quiet prints nothing but warnings and errors."""
     r = CliRunner().invoke(skel, ["prepare", "ntu60", "--raw", str(rigid_corpus.out), "--out", str(tmp_path / "a.h5"),
-                                  "--workers", "1", "--quiet", "--strict"])
-    assert r.exit_code == 1 and "skipped 8 files" in r.output
+                                  "--workers", "1", "--strict"])
+    assert r.exit_code == 1 and "skipped 8:" in r.stdout and "wrote 90 samples" in r.stdout
+    assert "  1  wrong joint count  (e.g. S004C001P036R001A001: wrong joint count: 24 joints, expected 25" in r.stdout
+    assert "  1  empty file  (e.g. S004C001P040R001A001)\n" in r.stdout
     r = CliRunner().invoke(skel, ["prepare", "ntu60", "--raw", str(rigid_corpus.out), "--out", str(tmp_path / "a.h5"),
                                   "--workers", "1", "--quiet"])
-    assert r.exit_code == 0 and "wrote 90 samples" in r.output
+    assert r.exit_code == 0 and r.stdout == "" and r.stderr == ""
+    r = CliRunner().invoke(skel, ["prepare", "ntu60", "--raw", str(rigid_corpus.out), "--out", str(tmp_path / "a.h5"),
+                                  "--workers", "1", "--quiet", "--strict"])
+    assert r.exit_code == 1 and r.stdout == "" and "8 items skipped (--strict)" in r.stderr
 
 
 def test_interrupted_prepare_leaves_no_store(rigid_corpus, tmp_path, monkeypatch):
@@ -166,8 +173,8 @@ def test_interrupted_prepare_leaves_no_store(rigid_corpus, tmp_path, monkeypatch
 
 def test_existing_store_is_replaced_whole(rigid_corpus, tmp_path):
     out = tmp_path / "s.zarr"
-    prepare("ntu60", rigid_corpus.out, out, workers=1, limit=9, progress=False)
-    prepare("ntu60", rigid_corpus.out, out, workers=1, limit=3, progress=False)
+    prepare("ntu60", rigid_corpus.out, out, workers=1, limit=9, progress=False, allow_empty_splits=True)
+    prepare("ntu60", rigid_corpus.out, out, workers=1, limit=3, progress=False, allow_empty_splits=True)
     with Store(out) as st:
         assert len(st) == 3
     assert [p.name for p in tmp_path.iterdir()] == ["s.zarr"]
@@ -198,13 +205,14 @@ def test_synth_is_deterministic(tmp_path):
 
 
 def test_genuine_files_prepare(shared_real, tmp_path):
-    s = prepare("ntu60", shared_real / "ntu", tmp_path / "real.h5", workers=1, progress=False)
+    s = prepare("ntu60", shared_real / "ntu", tmp_path / "real.h5", workers=1, progress=False, allow_empty_splits=True)
     assert s.written == 5 and not s.skipped
     with Store(tmp_path / "real.h5") as st:
         m = st.meta()
         assert m["frames"].tolist() == [103, 158, 104, 99, 54] and m["label"].tolist() == [0, 1, 2, 3, 4]
         assert (m["bodies"] == 1).all() and not st.read("poses")[:, 1].any()
-    check_contract(tmp_path / "real.h5")
+    check_contract(tmp_path / "real.h5", [f"protocol {p} may have an empty part (written with --allow-empty-splits)"
+                                          for p in ("xsub", "xview")])
 
 
 def test_folder_without_samples_is_a_clear_error(tmp_path):
@@ -232,7 +240,7 @@ def test_synth_cli_for_every_dataset(dataset, tmp_path):
     r = CliRunner().invoke(skel, ["synth", dataset, "--out", str(tmp_path / "raw"), "--scenes", "3", "--no-broken"])
     assert r.exit_code == 0, r.output
     written = int(r.output.split()[1])
-    s = prepare(dataset, tmp_path / "raw", tmp_path / "s.h5", workers=1, progress=False)
+    s = prepare(dataset, tmp_path / "raw", tmp_path / "s.h5", workers=1, progress=False, allow_empty_splits=True)
     assert s.written == written and not s.skipped
 
 
@@ -451,7 +459,7 @@ def _alive(pid: int) -> bool:
 def test_a_failure_while_the_workers_make_the_chunks_leaves_nothing(rigid_corpus, tmp_path, monkeypatch):
     """Stage 4: the workers make the chunks. One that fails there (here: every one) ends the
     run like any other error: no store, no partial, no hand-off folder, no marker."""
-    def broken(job, read_rows):
+    def broken(job, fill):
         raise OSError("disk gone while making a chunk")
 
     monkeypatch.setattr("skeltools.prepare.stages.make_chunk", broken)
@@ -499,7 +507,7 @@ def test_chunks_made_by_a_pool_from_hand_off_files_equal_chunks_made_here(tmp_pa
                 w.add((f"s{k}", 0, 1, 0, 1, 1, 1, int(lengths[k]), 2, 0.0), sources[0][k], sources[1][k])
             w.write_index(views=np.arange(150), splits={}, skipped=[], scale=4.5, n_views=1)
             if how == "here":
-                w.make_chunks_here(4.5, lambda source, lo, hi: source[lo:hi])
+                w.make_chunks_here(4.5)
             else:
                 with OrderedPool(2) as pool:
                     for done in pool.map(make_staged_chunk, w.chunk_jobs(4.5)):

@@ -94,7 +94,7 @@ def test_millimetres_in_one_uwa3d_file_are_skipped(tmp_path):
     with h5py.File(path, "r") as f:
         a = f["A"][()]
     write_mat(path, "A", a * 1000)
-    prepare("uwa3d", corpus.out, tmp_path / "u.h5", workers=1, progress=False)
+    prepare("uwa3d", corpus.out, tmp_path / "u.h5", workers=1, progress=False, allow_empty_splits=True)
     why = skipped(tmp_path / "u.h5")
     assert list(why) == [victim] and "implausible coordinates" in why[victim] and "metres" in why[victim]
 
@@ -108,7 +108,7 @@ def test_nan_frames_skip_the_sample_in_every_reader(tmp_path):
     row = int(start) + 2                                    # a frame inside instance 1
     lines[row - 1] = " ".join(["nan"] + lines[row - 1].split()[1:])
     skel_file.write_text("\n".join(lines))
-    prepare("pkummd1", pk.out, tmp_path / "p.h5", workers=1, progress=False)
+    prepare("pkummd1", pk.out, tmp_path / "p.h5", workers=1, progress=False, allow_empty_splits=True)
     why = skipped(tmp_path / "p.h5")
     assert list(why) == ["0002-L_001"] and why["0002-L_001"].startswith(f"non-finite coordinates (NaN or inf) in "
                                                                         f"frame {row}")
@@ -121,7 +121,7 @@ def test_nan_frames_skip_the_sample_in_every_reader(tmp_path):
         a = f["A"][()]
     a[4, 7] = np.nan
     write_mat(path, "A", a)
-    prepare("uwa3d", uw.out, tmp_path / "u.h5", workers=1, progress=False)
+    prepare("uwa3d", uw.out, tmp_path / "u.h5", workers=1, progress=False, allow_empty_splits=True)
     assert skipped(tmp_path / "u.h5") == {victim: "non-finite coordinates (NaN or inf) in frame 5"}
 
 
@@ -132,7 +132,7 @@ def test_pku_line_with_the_wrong_count_of_values_skips_the_file(tmp_path):
     lines[9] = lines[9] + " " + lines[10]                    # a lost newline: 300 values on line 10
     del lines[10]
     skel_file.write_text("\n".join(lines))
-    prepare("pkummd1", pk.out, tmp_path / "p.h5", workers=1, progress=False)
+    prepare("pkummd1", pk.out, tmp_path / "p.h5", workers=1, progress=False, allow_empty_splits=True)
     why = skipped(tmp_path / "p.h5")
     assert set(why) == {"0002-M"}
     assert why["0002-M"] == "too many values on a line: skeleton file line 10 holds more than the 150 values of a frame"
@@ -147,7 +147,7 @@ def test_pku_labels_that_are_not_integers_skip_their_line(tmp_path, bad):
     fields[0] = bad
     lines[1] = ",".join(fields)
     label.write_text("\n".join(lines))
-    summary = prepare("pkummd1", pk.out, tmp_path / "p.h5", workers=1, progress=False)
+    summary = prepare("pkummd1", pk.out, tmp_path / "p.h5", workers=1, progress=False, allow_empty_splits=True)
     assert skipped(tmp_path / "p.h5") == {"0002-R_002": f"label file line 2: not an integer: label {bad!r}"}
     assert summary.written == len(pk.samples) - 1
 
@@ -156,7 +156,7 @@ def test_uwa3d_layout_follows_the_majority_of_files(tmp_path):
     uw = synth("uwa3d", tmp_path / "uw", scenes=3, seed=3, rigid=True, broken=False)
     odd = tmp_path / "uw" / "ActionsSkeleton" / "view_1" / "a01_s01_e00_v01.mat"   # sorts first
     write_mat(odd, "A", np.ones((30, 60)))
-    prepare("uwa3d", uw.out, tmp_path / "u.h5", workers=1, progress=False)
+    prepare("uwa3d", uw.out, tmp_path / "u.h5", workers=1, progress=False, allow_empty_splits=True)
     with Store(tmp_path / "u.h5") as st:
         assert st.attrs["layout"] == "openni_15" and len(st) == len(uw.samples)
     assert list(skipped(tmp_path / "u.h5")) == ["a01_s01_e00_v01"]
@@ -210,7 +210,7 @@ def test_an_existing_store_is_replaced(ntu, tmp_path):
     out = tmp_path / "s.h5"
     shutil.copy(root / "clean.h5", out)
     r = CliRunner().invoke(skel, ["prepare", "ntu60", "--raw", str(corpus.out), "--out", str(out), "--quiet",
-                                  "--limit", "3"])
+                                  "--limit", "3", "--allow-empty-splits"])
     assert r.exit_code == 0, r.output
     with Store(out) as st:
         assert len(st) == 3
@@ -238,7 +238,7 @@ def test_broken_mat_files_are_skipped_and_the_run_goes_on(tmp_path):
         name = f"a29_s0{k + 1}_e01_v01"
         _mat_with(uw.out / "ActionsSkeleton" / "view_1" / f"{name}.mat", build)
         names.append(name)
-    summary = prepare("uwa3d", uw.out, tmp_path / "u.h5", workers=2, progress=False)
+    summary = prepare("uwa3d", uw.out, tmp_path / "u.h5", workers=2, progress=False, allow_empty_splits=True)
     why = skipped(tmp_path / "u.h5")
     assert sorted(why) == sorted(names) and summary.written == len(uw.samples)
     assert all(r for r in why.values())
@@ -297,7 +297,7 @@ def test_stale_partial_stores_of_dead_processes_are_removed_when_they_are_ours(n
     for entry in (partial, handoff):
         (tmp_path / (entry.name + ".skeltools")).write_text("marker")
     old = tmp_path / f".s.old-{dead}.h5"
-    prepare("ntu60", corpus.out, old, workers=1, progress=False, limit=2)      # a store this tool wrote
+    prepare("ntu60", corpus.out, old, workers=1, progress=False, limit=2, allow_empty_splits=True)      # a store this tool wrote
     foreign = [tmp_path / f".s.partial-{dead + 1}.h5", tmp_path / f".s.old-{dead + 1}.h5",
                tmp_path / f".s.handoff-{dead + 1}.h5"]
     foreign[0].write_bytes(b"a user's file")
@@ -307,7 +307,7 @@ def test_stale_partial_stores_of_dead_processes_are_removed_when_they_are_ours(n
     alive = tmp_path / ".s.partial-1.h5"                          # pid 1 runs: its partial is someone's work
     alive.write_bytes(b"in progress")
     (tmp_path / ".s.partial-1.h5.skeltools").write_text("marker")
-    prepare("ntu60", corpus.out, tmp_path / "s.h5", workers=1, progress=False, limit=2)
+    prepare("ntu60", corpus.out, tmp_path / "s.h5", workers=1, progress=False, limit=2, allow_empty_splits=True)
     assert not partial.exists() and not handoff.exists() and not old.exists()
     assert not (tmp_path / (partial.name + ".skeltools")).exists() and not (tmp_path / (handoff.name + ".skeltools")).exists()
     assert all(p.exists() for p in foreign) and (tmp_path / f".s.partial-{dead}.zarr").exists() and alive.exists()
@@ -383,22 +383,53 @@ def test_out_on_a_read_only_file_system_is_one_line(ntu, tmp_path):
         subprocess.run(["umount", str(ro)], capture_output=True)
 
 
+def _children(pid: int) -> list[int]:
+    out = []
+    for p in os.listdir("/proc"):
+        try:
+            if p.isdigit() and int(open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(p))
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
 @pytest.mark.slow
-def test_ctrl_c_ends_prepare_promptly_and_leaves_no_store(tmp_path):
+@pytest.mark.parametrize("how", ["Ctrl-C", "SIGTERM"])
+def test_a_signal_ends_prepare_promptly_and_leaves_nothing(tmp_path, how):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) or a plain `kill`
+    (SIGTERM to the parent alone), at three moments of a run: the run ends within seconds with
+    128 + the signal's number, no store, no partial, no hand-off folder, and no worker left.
+    The run is frozen (SIGSTOP) while the signal is sent, so it cannot finish first."""
     corpus = synth("ntu60", tmp_path / "raw", scenes=260, seed=1, rigid=True, broken=False)
-    for attempt in range(3):
+    sig = signal.SIGINT if how == "Ctrl-C" else signal.SIGTERM
+    for attempt, moment in enumerate(("the store is begun", "a batch is staged", "most batches are staged")):
         out = tmp_path / f"s{attempt}.h5"
         proc = subprocess.Popen([sys.executable, "-m", "cli.skel", "prepare", "ntu60", "--raw", str(corpus.out),
                                  "--out", str(out), "--quiet", "--workers", "2"], cwd=REPO, start_new_session=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
-        while not list(tmp_path.glob(f".s{attempt}.partial-*")) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.1 * attempt)                           # within the run (about 0.4 s on 2 cores)
-        os.killpg(proc.pid, signal.SIGINT)                   # as a terminal's Ctrl-C: the whole group
+
+        def reached() -> bool:
+            handoff = list(tmp_path.glob(f".s{attempt}.handoff-*.h5"))
+            staged = len(list(handoff[0].glob("*.f32"))) if handoff else 0
+            return {"the store is begun": bool(list(tmp_path.glob(f".s{attempt}.partial-*.h5"))),
+                    "a batch is staged": staged >= 1, "most batches are staged": staged >= 12}[moment]
+        while not reached() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.005)
+        os.killpg(proc.pid, signal.SIGSTOP)
+        assert not out.exists(), f"the run ended before {moment}"
+        workers = _children(proc.pid)
+        os.killpg(proc.pid, sig) if how == "Ctrl-C" else os.kill(proc.pid, sig)
+        sent = time.monotonic()
+        os.killpg(proc.pid, signal.SIGCONT)
         _, err = proc.communicate(timeout=20)
-        assert proc.returncode == 130, err
-        assert "interrupted" in err and not out.exists() and not list(tmp_path.glob(f".s{attempt}.*"))
+        assert proc.returncode == 128 + sig and time.monotonic() - sent < 5, (moment, proc.returncode, err)
+        assert "interrupted" in err and not out.exists() and not list(tmp_path.glob(f".s{attempt}.*")), moment
+        time.sleep(0.5)
+        assert workers or moment == "the store is begun"          # the pool starts with the first batch
+        assert not [w for w in workers if os.path.exists(f"/proc/{w}") and
+                    open(f"/proc/{w}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"], moment
 
 
 # ---- stores, checkpoints and commands that must fail with one line ----

@@ -28,7 +28,7 @@ def test_subjects_keep_their_bodies_and_the_corpus_prepares_cleanly(tmp_path):
     assert np.array_equal(a["bone_scale"], b["bone_scale"]) and 0.85 <= a["bone_scale"].min() <= a["bone_scale"].max() <= 1.15
     assert not np.array_equal(a["bone_scale"], subject_traits(8, 25)["bone_scale"])
     corpus = synth("ntu60", tmp_path / "raw", scenes=12, seed=0, classes=60, broken=False, hard=True)
-    summary = prepare("ntu60", corpus.out, tmp_path / "h.h5", workers=1, progress=False)
+    summary = prepare("ntu60", corpus.out, tmp_path / "h.h5", workers=1, progress=False, allow_empty_splits=True)
     assert summary.written == 36 and not summary.skipped
     with Store(tmp_path / "h.h5") as st:
         P, V = st.read("poses"), st.read("views")
@@ -41,7 +41,7 @@ def test_subjects_keep_their_bodies_and_the_corpus_prepares_cleanly(tmp_path):
 def _hip_yaw_by_camera(raw, tmp_path, name) -> np.ndarray:
     """Per scene, the azimuth of the hip axis (first frame, body slot 0) seen by each camera minus
     the middle camera's, in degrees wrapped to (-90, 90] (an axis, so either actor will do)."""
-    prepare("ntu60", raw, tmp_path / name, workers=1, progress=False, align=False)
+    prepare("ntu60", raw, tmp_path / name, workers=1, progress=False, align=False, allow_empty_splits=True)
     with Store(tmp_path / name) as st:
         P, V = st.read("poses"), st.read("views")
     hips = P[:, 0, 0, 12] - P[:, 0, 0, 16]

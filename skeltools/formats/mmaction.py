@@ -1,8 +1,10 @@
-"""The 3D annotation pickles of mmaction2 and pyskl (`ntu60_3d.pkl`, `ntu120_3d.pkl`), in and out.
+"""The 3D annotation pickles of mmaction2 and pyskl (`ntu60_3danno.pkl`, `ntu120_3danno.pkl`), in and out.
 
 The dict: {"split": {name: [frame_dir, ...]}, "annotations": [{"frame_dir", "label"
 (0-based), "keypoint" (M, T, V, 3) float32, "total_frames"}, ...]}, with denoised but
-unaligned Kinect joints. Unpickling runs code: load only files from a source you trust.
+unaligned Kinect joints. A plain unpickler runs whatever code a pickle names; this one
+rebuilds only what such a pickle holds (plain Python values and numpy arrays and scalars)
+and refuses any other object.
 """
 from __future__ import annotations
 
@@ -15,10 +17,39 @@ from ..store import Store
 from .raw_sample import SampleError
 
 
+# What a genuine annotation pickle names (numpy 1 and 2 spellings; `_codecs.encode` rebuilds the
+# bytes of protocol 2, which mmcv writes): numpy arrays, dtypes and scalars, and nothing that runs code.
+ALLOWED_GLOBALS = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+                   *((f"numpy.{core}.multiarray", name) for core in ("core", "_core") for name in ("_reconstruct", "scalar")),
+                   *((f"numpy.{core}.numeric", "_frombuffer") for core in ("core", "_core"))}
+
+
+class RefusedPickle(ValueError):
+    """A pickle that names something a genuine annotation pickle never holds."""
+
+
+class AnnotationUnpickler(pickle.Unpickler):
+    """Rebuilds plain values and numpy arrays; any other global is refused before it is imported."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in ALLOWED_GLOBALS:
+            raise RefusedPickle(f"it names {module}.{name}, which an mmaction2/pyskl annotation pickle never holds "
+                                "(a pickle can run code when loaded; this one is refused)")
+        import warnings
+        with warnings.catch_warnings():      # numpy 2 warns about numpy.core when rebuilding numpy 1 pickles
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return super().find_class(module, name)
+
+
 def load_pickle(path: str | Path) -> dict:
-    """The pickle's dict, checked for the two keys (unpickling runs code: trusted files only)."""
-    with open(path, "rb") as f:
-        data = pickle.load(f)  # noqa: S301 - documented: only files from a trusted source
+    """The pickle's dict, checked for the two keys; rebuilt without running any code."""
+    try:
+        with open(path, "rb") as f:
+            data = AnnotationUnpickler(f).load()
+    except RefusedPickle as e:
+        raise ValueError(f"{path}: refused: {e}") from None
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError, ValueError) as e:
+        raise ValueError(f"{path}: not a readable pickle ({type(e).__name__}: {e})") from None
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
         raise ValueError(f"{path}: not an mmaction2/pyskl annotation pickle (no 'annotations' list)")
     if not isinstance(data.get("split", {}), dict):

@@ -433,4 +433,6 @@ def warm_up_sample(n_joints: int = 25) -> RawSample:
         lines += ["1", "72057594037931101 0 1 1 1 1 0 0.02 0.05 2", str(n_joints)]
         for x, y, z in rng.normal(0.0, 0.3, (n_joints, 3)) + [0.0, 0.0, 3.0]:
             lines.append(f"{x:.7f} {y:.7f} {z:.7f} 277.4 191.8 1036.2 519.1 -0.2 0.05 0.96 -0.12 2")
-    return parse_ntu_bytes(("\r\n".join(lines) + "\r\n").encode())
+    # a writable array, as ReadBuffer gives: numba compiles a kernel once per argument type, and a
+    # read-only buffer here would leave the real files' variant to be compiled in every worker
+    return parse_ntu_bytes(np.frombuffer(bytearray(("\r\n".join(lines) + "\r\n").encode()), np.uint8))

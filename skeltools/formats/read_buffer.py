@@ -2,7 +2,7 @@
 
 Why: a fresh `bytes` object for each ~250 KB file is a fresh allocation that the kernel
 backs with new pages, and the parser then reads memory that is not in the cache. Reading into
-the same array again avoids both: `read_ntu` 193 -> 179 us a file (benchmarks/RESULTS.md).
+the same array again avoids both (the measurement is in benchmarks/RESULTS.md).
 """
 from __future__ import annotations
 

@@ -15,8 +15,16 @@ from typing import Callable
 
 import numpy as np
 
+from ..h5safe import outside_references
 from .raw_sample import RawSample, SampleError
 from .units import RawUnit
+
+
+def refuse_outside_references(f) -> None:
+    """SampleError for a .mat file that points outside itself (skeltools/h5safe.py)."""
+    outside = outside_references(f)
+    if outside:
+        raise SampleError(f"refused .mat file: it points outside itself ({'; '.join(outside[:3])})")
 
 
 def _columns_last(shape: tuple) -> tuple[int, int]:
@@ -33,6 +41,7 @@ def read_matrix(path: Path, key: str) -> np.ndarray:
     import h5py
     try:
         with h5py.File(path, "r") as f:
+            refuse_outside_references(f)
             if key not in f:
                 raise SampleError(f"no dataset {key!r} in the .mat file (has: {', '.join(sorted(f)) or 'nothing'})")
             node = f[key]
@@ -61,6 +70,8 @@ def joint_count(path: Path, key: str) -> int | None:
     import h5py
     try:
         with h5py.File(path, "r") as f:
+            if outside_references(f):
+                return None
             node = f.get(key)
             if not isinstance(node, h5py.Dataset) or node.ndim != 2:
                 return None

@@ -8,6 +8,6 @@ crosses a process boundary, `interrupt` Ctrl-C and SIGTERM, `mmaction` the pickl
 from .interrupt import Stopped
 from .mmaction import prepare_from_mmaction
 from .run import prepare
-from .summary import PrepareSummary
+from .summary import EmptyResult, PrepareSummary
 
-__all__ = ["PrepareSummary", "Stopped", "prepare", "prepare_from_mmaction"]
+__all__ = ["EmptyResult", "PrepareSummary", "Stopped", "prepare", "prepare_from_mmaction"]

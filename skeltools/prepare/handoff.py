@@ -49,17 +49,34 @@ def write_arrays(path: str, arrays: list[np.ndarray]) -> None:
         raise
 
 
-class StagedReader:
-    """Reads rows of `Staged` arrays, keeping the last file read in memory (a chunk's samples
-    mostly come from one or two files)."""
-
-    def __init__(self):
-        self.path: str | None = None
-        self.data = np.zeros(0, np.float32)
-
-    def rows(self, staged: Staged, lo: int, hi: int) -> np.ndarray:
-        if staged.path != self.path:
-            self.path, self.data = staged.path, np.fromfile(staged.path, np.float32)
-        row = int(np.prod(staged.shape[1:]))
-        start = staged.offset + lo * row
-        return self.data[start:staged.offset + hi * row].reshape((hi - lo,) + tuple(staged.shape[1:]))
+def fill_from_handoff(pieces: tuple[tuple[Staged, int, int], ...], block: np.ndarray) -> None:
+    """A RowFiller (store/chunks.py) for staged arrays: each run of pieces that lie one after
+    another in one file read straight into the block, with one read."""
+    row_bytes = block[0].nbytes if len(block) else 0
+    out = memoryview(block.reshape(-1).view(np.uint8))
+    runs: list[list] = []                  # [path, file offset, block offset, bytes]
+    at = 0
+    for staged, lo, hi in pieces:
+        start, size = (staged.offset * 4 + lo * row_bytes), (hi - lo) * row_bytes
+        last = runs[-1] if runs else None
+        if last is not None and last[0] == staged.path and last[1] + last[3] == start and last[2] + last[3] == at:
+            last[3] += size
+        else:
+            runs.append([staged.path, start, at, size])
+        at += size
+    files: dict[str, object] = {}
+    try:
+        for path, start, to, size in runs:
+            f = files.get(path)
+            if f is None:
+                f = files[path] = open(path, "rb", buffering=0)
+            f.seek(start)
+            done = 0
+            while done < size:
+                got = f.readinto(out[to + done:to + size])
+                if not got:
+                    raise OSError(f"{path}: hand-off file shorter than its records say")
+                done += got
+    finally:
+        for f in files.values():
+            f.close()

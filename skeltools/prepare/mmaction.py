@@ -57,7 +57,7 @@ def pickle_protocols(data: dict, source: str) -> tuple[list[Protocol], dict[str,
 
 def prepare_from_mmaction(dataset: str, pickle_path: str | Path, out: str | Path, *, frames: int = 50,
                           align: bool = True, compression: str | None = None, progress: bool = True,
-                          scaling: str = "dataset") -> PrepareSummary:
+                          scaling: str = "dataset", allow_empty_splits: bool = False) -> PrepareSummary:
     """A store from an mmaction2/pyskl 3D annotation pickle (bodies already picked): the same
     transform from plausibility on, the view and scene from each `frame_dir` name, the
     pickle's splits as the store's protocols (`xsub_train` / `xsub_val` -> xsub)."""
@@ -80,6 +80,7 @@ def prepare_from_mmaction(dataset: str, pickle_path: str | Path, out: str | Path
         job = ReadJob(spec, params, False, scaling, str(handoff.folder))
         results = pool.map(partial(read_annotations, job, names, annotations), spans)
         write_store(spec, out, units, results, pool, protocols, sources, params, summary, compression=compression,
-                    scaling=scaling, progress=progress, extra_attrs={"source": f"mmaction:{source.name}"})
+                    scaling=scaling, progress=progress, extra_attrs={"source": f"mmaction:{source.name}"},
+                    allow_empty_splits=allow_empty_splits)
     summary.bytes_read = source.stat().st_size
     return summary

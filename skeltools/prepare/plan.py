@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..manifests import DatasetSpec, Protocol, read_split_file
+from ..manifests import DatasetSpec, Protocol, dataset_names, load_dataset, read_split_file
 from ..store import StoreError, backend_of, is_tool_store, remove_stale
 from ..transform import PlausibilityBounds, TransformParams
 
@@ -83,3 +83,40 @@ def store_attrs(spec: DatasetSpec, params: TransformParams, protocol_sources: di
             "tool_version": version, "plausibility": asdict(params.bounds),
             "denoise": asdict(params.denoise), "min_norm": params.min_norm,
             "protocol_sources": protocol_sources, "scaling": scaling, **(extra or {})}
+
+
+def nothing_written(spec: DatasetSpec, skipped: list) -> str:
+    """Why a run wrote no sample: the commonest skip reason with an example, and a hint where
+    the names belong to another dataset."""
+    if not skipped:
+        return "wrote no sample: no item was read"
+    codes: dict[str, list] = {}
+    for name, why in skipped:
+        codes.setdefault(why.code, []).append((name, why))
+    code, items = max(codes.items(), key=lambda kv: len(kv[1]))
+    hint = other_dataset(spec, [name for name, _ in skipped])
+    return (f"wrote no sample: all {len(skipped)} items were skipped, {len(items)} for {code!r} (e.g. {items[0][0]}: "
+            f"{items[0][1].detail})" + (f"; {hint}" if hint else ""))
+
+
+def other_dataset(spec: DatasetSpec, names: list[str]) -> str | None:
+    """'these names look like X: did you mean `skel prepare X`?' where most of `names` lie
+    outside `spec`'s ranges but inside another dataset's of the same raw format."""
+    suffix = spec.example.rsplit(".", 1)[-1] if "." in spec.example else ""
+    fields = [spec.parse_file_name(f"{n}.{suffix}" if suffix else n) for n in names]
+    outside = [f for f in fields if f is not None and spec.out_of_range(f) is not None]
+    if len(outside) * 2 < len(names):
+        return None
+    for other in dataset_names():
+        o = load_dataset(other)
+        if other != spec.name and o.reader == spec.reader and \
+                sum(o.out_of_range(f) is None for f in outside) * 2 > len(outside):
+            return f"these names look like {other}: did you mean `skel prepare {other}`?"
+    return None
+
+
+def empty_parts(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, list[str]]:
+    """The protocols with an empty train or test part, and which parts."""
+    empty = {name: [part for part, idx in zip(("train", "test"), parts) if not len(idx)]
+             for name, parts in splits.items()}
+    return {name: parts for name, parts in empty.items() if parts}

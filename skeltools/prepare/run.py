@@ -34,12 +34,12 @@ from ..store import DiskFull, StoreWriter, is_disk_full, load_backend
 from ..transform import TransformParams
 from .handoff import HandOff
 from .interrupt import StopOnSignal
-from .plan import (check_out_path, check_scaling, protocols_of, scene_index, split_fields, store_attrs,
-                   transform_params)
+from .plan import (check_out_path, check_scaling, empty_parts, nothing_written, protocols_of, scene_index,
+                   split_fields, store_attrs, transform_params)
 from .pool import OrderedPool
 from .records import BatchResult, SkipRecord
 from .stages import ReadJob, make_staged_chunk, read_batch, warm_up
-from .summary import PrepareSummary
+from .summary import EmptyResult, PrepareSummary
 
 UNITS_PER_BATCH = 64          # at most: each batch costs the writer a fixed share, whatever its size
 MIN_BATCHES_PER_WORKER = 8    # fewer units a batch on small corpora, so that the last batches still balance
@@ -55,8 +55,11 @@ def batch_spans(n: int, workers: int) -> list[tuple[int, int]]:
 def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50, align: bool = True,
             workers: int | None = None, keep_full: bool = False, limit: int | None = None,
             compression: str | None = None, progress: bool = True,
-            split_files: tuple[str | Path, ...] = (), scaling: str = "dataset") -> PrepareSummary:
+            split_files: tuple[str | Path, ...] = (), scaling: str = "dataset",
+            allow_empty_splits: bool = False) -> PrepareSummary:
     """Prepare a store from a raw folder; returns the summary (nothing is written on error).
+    A run that would write no sample, or a protocol with an empty part, raises EmptyResult
+    (with `allow_empty_splits`, such protocols are left out of the store instead).
 
     `scaling`: "dataset" divides every sample by one factor, the largest |coordinate| of
     all samples (the `scale` attribute); "sample" divides each sample by its own largest
@@ -76,7 +79,11 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     protocols, sources = protocols_of(spec, tuple(split_files))
     summary = PrepareSummary(out=out, ignored=ignored)
     params = transform_params(spec, frames, align)
-    n_workers = workers or os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n_workers = min(workers or cores, cores, len(units))
+    if workers and workers > n_workers:
+        summary.notes.append(f"--workers {workers}: more than this machine's {cores} cores or the {len(units)} files; "
+                             f"using {n_workers}")
     with StopOnSignal() as stop, HandOff(out) as handoff, OrderedPool(n_workers, stop.check) as pool:
         job = ReadJob(spec, params, keep_full, scaling, str(handoff.folder))
         wall = time.perf_counter()
@@ -90,7 +97,8 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
         results = pool.map(partial(read_batch, job, units), batch_spans(len(units), pool.workers),
                            "reading the raw files")
         write_store(spec, out, units, results, pool, protocols, sources, params, summary, keep_full=keep_full,
-                    compression=compression, scaling=scaling, progress=progress, in_process=pool.workers <= 1)
+                    compression=compression, scaling=scaling, progress=progress, in_process=pool.workers <= 1,
+                    allow_empty_splits=allow_empty_splits)
     return summary
 
 
@@ -98,9 +106,9 @@ def write_store(spec: DatasetSpec, out: Path, units: list[RawUnit], results: Ite
                 pool: OrderedPool, protocols: list, protocol_sources: dict, params: TransformParams,
                 summary: PrepareSummary, *, keep_full: bool = False, compression: str | None = None,
                 scaling: str = "dataset", progress: bool = True, extra_attrs: dict | None = None,
-                in_process: bool = True) -> PrepareSummary:
+                in_process: bool = True, allow_empty_splits: bool = False) -> PrepareSummary:
     """Stages 2-5 for the batch results of `units`, in unit order: committed atomically; an
-    interrupt, a full disk or any error leaves nothing under `out`."""
+    interrupt, a full disk, an empty result or any error leaves nothing under `out`."""
     from tqdm import tqdm
 
     start, cpu = time.perf_counter(), time.process_time()
@@ -127,12 +135,22 @@ def write_store(spec: DatasetSpec, out: Path, units: list[RawUnit], results: Ite
                             sample_units.append(item.unit)
                             scale = max(scale, item.peak)
                             writer.add(item.meta, item.poses, item.full)
+            if not sample_units:
+                raise EmptyResult(nothing_written(spec, summary.skipped))
             fields = split_fields(writer.meta, [units[u].name for u in sample_units])
             scene, views = scene_index(fields, spec)
             writer.meta["scene"][:] = scene.tolist()
+            splits = {p.name: p.assign(fields[p.field]) for p in protocols}
+            if empty := empty_parts(splits):
+                said = "; ".join(f"{name} has no {' and no '.join(parts)} sample" for name, parts in empty.items())
+                if not allow_empty_splits:
+                    raise EmptyResult(f"{said}: nothing written (--allow-empty-splits writes the store without "
+                                      f"{'these protocols' if len(empty) > 1 else 'it'})")
+                summary.notes.append(f"{said} (written as it is: --allow-empty-splits)")
+                extra_attrs = {**(extra_attrs or {}), "empty_splits_allowed": sorted(empty)}
             divisor = 1.0 if scaling == "sample" else (scale or 1.0)
-            writer.write_index(views=views, splits={p.name: p.assign(fields[p.field]) for p in protocols},
-                               skipped=summary.skipped, scale=divisor, n_views=spec.n_views)
+            writer.write_index(views=views, splits=splits, skipped=summary.skipped, scale=divisor,
+                               n_views=spec.n_views)
             for done in pool.map(make_staged_chunk, writer.chunk_jobs(divisor), "writing the store's chunks"):
                 writer.store_chunk(done)
             writer.finish(store_attrs(spec, params, protocol_sources, scaling, __version__, extra_attrs), divisor)

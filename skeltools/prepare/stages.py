@@ -22,7 +22,7 @@ from ..kernels import abs_max
 from ..manifests import DatasetSpec
 from ..store.chunks import ChunkDone, ChunkJob, make_chunk
 from ..transform import Transformed, TransformParams, transform_sample
-from .handoff import StagedReader, new_file, write_arrays
+from .handoff import fill_from_handoff, new_file, write_arrays
 from .records import BatchResult, SampleMeta, SampleRecord, SkipRecord, Staged
 
 
@@ -140,7 +140,7 @@ def warm_up(job: ReadJob) -> None:
 
 def make_staged_chunk(job: ChunkJob) -> ChunkDone:
     """Stage 4, in a worker: one store chunk made from its samples' hand-off files."""
-    return make_chunk(job, StagedReader().rows)
+    return make_chunk(job, fill_from_handoff)
 
 
 def _size(path: Path) -> int:

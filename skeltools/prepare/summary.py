@@ -8,6 +8,11 @@ from pathlib import Path
 from ..formats.raw_sample import Skipped
 
 
+class EmptyResult(ValueError):
+    """A run that would write a store with nothing usable in it (no sample, or a protocol with
+    an empty part): nothing is written, and the command exits 1."""
+
+
 @dataclass
 class PrepareSummary:
     out: Path
@@ -19,6 +24,7 @@ class PrepareSummary:
     worker_seconds: float = 0.0       # reading and transforming: CPU seconds summed over the batches (in whichever process)
     warm_up_seconds: float = 0.0      # compiling (first run) or loading the kernels, before the first unit
     parent_cpu_seconds: float = 0.0   # the writing process's own CPU time, the workers' share taken out
+    notes: list[str] = field(default_factory=list)   # warnings the user should read (shown even with --quiet)
 
     @property
     def compile_seconds(self) -> float:
@@ -38,10 +44,19 @@ class PrepareSummary:
         """Skipped counts by reason code."""
         return Counter(r.code for _, r in self.skipped)
 
+    def reason_lines(self) -> list[str]:
+        """A line per reason code, most common first, with one real example of it."""
+        example: dict[str, tuple[str, Skipped]] = {}
+        for name, why in self.skipped:
+            example.setdefault(why.code, (name, why))
+        def shown(name: str, why: Skipped) -> str:
+            return name if why.detail == why.code else f"{name}: {why.detail}"
+        return [f"  {n:6d}  {code}  (e.g. {shown(*example[code])})" for code, n in self.reasons().most_common()]
+
     def text(self) -> str:
         lines = [f"wrote {self.written} samples to {self.out}",
-                 f"skipped {len(self.skipped)} files" + (":" if self.skipped else ""),
-                 *[f"  {n:6d}  {kind}" for kind, n in self.reasons().most_common()],
+                 f"skipped {len(self.skipped)}" + (":" if self.skipped else ""),
+                 *self.reason_lines(),
                  f"ignored {self.ignored} files that are not samples",
                  f"{self.seconds:.2f} s, {self.bytes_read / 1e6:.1f} MB read, {self.mb_per_s:.1f} MB/s"
                  + (f" (not counting {self.compile_seconds:.1f} s compiling or loading kernels)"

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from .chunks import ChunkTarget, EncodedChunk, H5Chunks, H5EncodedChunks, ZarrChunks, can_write_in_place
-from .schema import DEFAULT_COMPRESSION, DIMS, JSON_ATTRS, backend_of, dims_of, h5_options
+from ..h5safe import outside_references
+from .schema import DEFAULT_COMPRESSION, DIMS, JSON_ATTRS, StoreError, backend_of, dims_of, h5_options
 
 
 def load_backend(path: str | Path) -> None:
@@ -44,6 +45,10 @@ class H5Backend:
             self.f = h5py.File(path, mode)
             return
         with h5py.File(path, "r") as probe:
+            outside = outside_references(probe)
+            if outside:
+                raise StoreError(f"{path}: refused: it points outside itself ({'; '.join(outside[:3])}); a store "
+                                 "holds no external storage, external links or virtual datasets")
             compressed = "poses" in probe and probe["poses"].compression is not None
         # Uncompressed rows are read in place (a chunk cache would only load whole chunks for
         # them); compressed chunks are decoded whole, and a large cache keeps them for the next batch.

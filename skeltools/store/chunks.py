@@ -123,12 +123,14 @@ ChunkTarget = H5Chunks | ZarrChunks | H5EncodedChunks
 
 
 class ChunkJob(NamedTuple):
-    """Chunk `index` of array `key`: the rows `lo:hi` of each source in `pieces`, in order,
-    divided by `scale` and put into `target` (None: handed back to the writing process)."""
+    """Chunk `index` of array `key`: the rows `lo:hi` of each source in `pieces`, in order
+    (each row of `row_shape`), divided by `scale` and put into `target` (None: handed back to
+    the writing process)."""
 
     key: str
     index: int
     pieces: tuple[tuple[Any, int, int], ...]
+    row_shape: tuple[int, ...]
     scale: float
     target: ChunkTarget | None
     checksum: bool
@@ -144,13 +146,22 @@ class ChunkDone(NamedTuple):
     payload: EncodedChunk | np.ndarray | None
 
 
-RowReader = Callable[[Any, int, int], np.ndarray]
+RowFiller = Callable[[tuple[tuple[Any, int, int], ...], np.ndarray], None]   # (pieces, block) -> block filled
 
 
-def make_chunk(job: ChunkJob, read_rows: RowReader) -> ChunkDone:
-    """Make one chunk: its rows read (`read_rows(source, lo, hi)`), joined, divided by the
+def fill_from_arrays(pieces: tuple[tuple[Any, int, int], ...], block: np.ndarray) -> None:
+    """A RowFiller for sources that are arrays in memory, rows first."""
+    at = 0
+    for source, lo, hi in pieces:
+        block[at:at + hi - lo] = source[lo:hi]
+        at += hi - lo
+
+
+def make_chunk(job: ChunkJob, fill: RowFiller) -> ChunkDone:
+    """Make one chunk: its rows read into one block (`fill(pieces, block)`), divided by the
     scale in float32, checksummed, and put where it goes."""
-    block = np.concatenate([np.asarray(read_rows(source, lo, hi), np.float32) for source, lo, hi in job.pieces])
+    block = np.empty((sum(hi - lo for _, lo, hi in job.pieces), *job.row_shape), np.float32)
+    fill(job.pieces, block)
     block /= np.float32(job.scale)
     crc = chunk_checksum(block) if job.checksum else None
     payload = block if job.target is None else job.target.put(job.index, block)

@@ -47,6 +47,8 @@ def _array_problems(st: Store, attrs: dict) -> list[str]:
     if len(P.shape) != 5 or P.shape[-1] != 3 or np.dtype(P.dtype) != np.float32:
         return [f"poses has shape {tuple(P.shape)} and dtype {P.dtype}, expected (N, M, T, J, 3) float32"]
     N = P.shape[0]
+    if N == 0:
+        out.append("the store holds no sample")
     if isinstance(attrs.get("frames"), int) and P.shape[2] != attrs["frames"]:
         out.append(f"poses has {P.shape[2]} frames per sample, the frames attribute says {attrs['frames']}")
     meta = {}
@@ -77,7 +79,7 @@ def _array_problems(st: Store, attrs: dict) -> list[str]:
     if "view" in meta and V and len(meta["view"]) and not (1 <= meta["view"].min() and meta["view"].max() <= V):
         out.append(f"meta/view: values outside 1..{V} (the n_views attribute)")
     out += _views_problems(st, meta, N, V)
-    out += _split_problems(st, N)
+    out += _split_problems(st, N, attrs.get("empty_splits_allowed") or [])
     if st.has("skipped/name") and st.has("skipped/reason") and \
             st.node("skipped/name").shape != st.node("skipped/reason").shape:
         out.append("skipped/name and skipped/reason differ in length")
@@ -106,10 +108,12 @@ def _views_problems(st: Store, meta: dict, N: int, V: int | None) -> list[str]:
         out.append("views disagrees with meta/scene (a sample sits in another scene's row)")
     if len(np.unique(idx)) != len(idx):
         out.append("views lists a sample twice")
+    elif len(idx) < N:
+        out.append(f"{N - len(idx)} samples sit in no scene's row of views (two samples with one scene and view?)")
     return out
 
 
-def _split_problems(st: Store, N: int) -> list[str]:
+def _split_problems(st: Store, N: int, empty_allowed: list) -> list[str]:
     out = []
     for proto in st.protocols():
         parts = {}
@@ -129,13 +133,15 @@ def _split_problems(st: Store, N: int) -> list[str]:
                 parts[part] = a
         if len(parts) == 2 and np.intersect1d(parts["train"], parts["test"]).size:
             out.append(f"splits/{proto}: train and test share samples")
+        if proto not in empty_allowed:
+            out += [f"splits/{proto}/{part} is empty" for part, a in parts.items() if N and not len(a)]
     return out
 
 
 def structure_problems(path: str | Path) -> list[str]:
     """The cheap part of the check: everything but re-reading the poses."""
     try:
-        with Store(path) as st:
+        with Store(path, verify=False) as st:
             problems = _attr_problems(st.attrs)
             return problems + _array_problems(st, st.attrs)
     except StoreError as e:
@@ -144,51 +150,95 @@ def structure_problems(path: str | Path) -> list[str]:
         return [f"cannot be read ({type(e).__name__}: {e})"]
 
 
+def _digest_problems(st: Store) -> list[str]:
+    """What is wrong with the recorded digests themselves. A version-2 store must have them."""
+    out = []
+    digests = st.attrs.get("array_checksums")
+    if st.version >= 2:
+        if not st.has(CHECKSUM_KEY):
+            out.append(f"array {CHECKSUM_KEY} is missing (a version-2 store records the crc32 of every chunk)")
+        if not isinstance(digests, dict):
+            out.append("attribute 'array_checksums' is missing (a version-2 store records the crc32 of every small "
+                       "array)")
+    step = st.attrs.get("checksum_chunk_samples", 64)
+    if isinstance(step, bool) or not isinstance(step, int) or step < 1:
+        out.append(f"attribute 'checksum_chunk_samples' is {step!r}, not a chunk size")
+    if isinstance(digests, dict):
+        out += [f"array_checksums[{key!r}] is {want!r}, not a crc32" for key, want in digests.items()
+                if isinstance(want, bool) or not isinstance(want, int) or not 0 <= want < 2 ** 32]
+    return out
+
+
+def _small_array_problems(st: Store) -> list[str]:
+    """The small arrays (meta, views, splits, skipped) against their recorded digests."""
+    out = []
+    digests = st.attrs.get("array_checksums")
+    for key, want in (digests.items() if isinstance(digests, dict) else ()):
+        if isinstance(want, bool) or not isinstance(want, int):
+            continue                                   # reported by _digest_problems
+        try:
+            got = array_checksum(st.read(key))
+        except Exception as e:
+            out.append(f"{key}: unreadable ({type(e).__name__}: {str(e)[:160]})")
+            continue
+        if got != want:
+            out.append(f"{key}: content differs from its checksum")
+    return out
+
+
 def content_problems(path: str | Path) -> tuple[list[str], list[str]]:
     """(problems, notes) from re-reading every chunk of poses and the small arrays against the checksums."""
-    problems, notes = [], []
-    with Store(path) as st:
-        digests = st.attrs.get("array_checksums")
-        if not st.has(CHECKSUM_KEY) or not isinstance(digests, dict):
-            return [], ["no checksums recorded (a store written before they were): content not verified"]
+    with Store(path, verify=False) as st:
+        problems = _digest_problems(st)
+        if not st.has(CHECKSUM_KEY) or not isinstance(st.attrs.get("array_checksums"), dict):
+            if st.version < 2:
+                return problems, ["no checksums recorded (a version-1 store, written before they were): content not "
+                                  "verified"]
+            return problems, []
+        if problems:
+            return problems, []
         expected = st.read(CHECKSUM_KEY)
-        step = int(st.attrs.get("checksum_chunk_samples", 64))
+        step = st.attrs.get("checksum_chunk_samples", 64)
         n = len(st)
         if len(expected) != -(-n // step):
             problems.append(f"{CHECKSUM_KEY} has {len(expected)} entries for {-(-n // step)} chunks of poses")
         for c, lo in enumerate(range(0, n, step)):
+            rows = f"poses rows {lo}-{min(n, lo + step) - 1}"
             try:
                 block = st.read("poses", slice(lo, min(n, lo + step)))
             except Exception as e:
-                problems.append(f"poses rows {lo}-{min(n, lo + step) - 1}: unreadable ({type(e).__name__}: {e})")
+                problems.append(f"{rows}: unreadable ({str(e).removeprefix(f'{path}: ')[:200]})")
                 continue
             if c < len(expected) and chunk_checksum(block) != int(expected[c]):
-                problems.append(f"poses rows {lo}-{min(n, lo + step) - 1}: content differs from its checksum "
-                                "(damaged or lost chunk)")
+                problems.append(f"{rows}: content differs from its checksum (damaged or lost chunk)")
             if not np.isfinite(block).all() or np.abs(block).max(initial=0.0) > 1.0 + 1e-6:
-                problems.append(f"poses rows {lo}-{min(n, lo + step) - 1}: values outside [-1, 1] or not finite")
-        for key, want in digests.items():
-            try:
-                got = array_checksum(st.read(key))
-            except Exception as e:
-                problems.append(f"{key}: unreadable ({type(e).__name__}: {e})")
-                continue
-            if got != int(want):
-                problems.append(f"{key}: content differs from its checksum")
-    return problems, notes
+                problems.append(f"{rows}: values outside [-1, 1] or not finite")
+        return problems + _small_array_problems(st), []
 
 
 def check_store(path: str | Path, content: bool = True) -> tuple[list[str], list[str]]:
-    """(problems, notes): problems make a store invalid; notes say what could not be verified."""
+    """(problems, notes): problems make a store invalid; notes say what could not be verified,
+    or what the store was written to allow."""
     problems = structure_problems(path)
-    if problems or not content:
+    if problems:
         return problems, []
-    return content_problems(path)
+    with Store(path, verify=False) as st:
+        notes = [f"protocol {p} may have an empty part (written with --allow-empty-splits)"
+                 for p in st.attrs.get("empty_splits_allowed") or []]
+    if not content:
+        return problems, notes
+    problems, more = content_problems(path)
+    return problems, notes + more
 
 
-def require_valid(path: str | Path) -> None:
-    """Raise StoreError with the first structural problem (the check commands run before trusting a store)."""
+def require_valid(path: str | Path, verify: bool = True) -> None:
+    """Raise StoreError with the first problem of the structure and, with `verify`, of the
+    small arrays' content (what every command runs before it trusts a store; the poses are
+    verified chunk by chunk as they are read)."""
     problems = structure_problems(path)
+    if not problems and verify:
+        with Store(path, verify=False) as st:
+            problems = _digest_problems(st) or _small_array_problems(st)
     if problems:
         more = f" (and {len(problems) - 1} more: run `skel check {path}`)" if len(problems) > 1 else ""
         raise StoreError(f"{path}: {problems[0]}{more}")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .backends import open_backend
-from .chunks import ChunkDone, ChunkJob, RowReader, array_checksum, make_chunk
+from .chunks import ChunkDone, ChunkJob, RowFiller, array_checksum, fill_from_arrays, make_chunk
 from .files import ensure_space, mark, partial_path, remove_work, swap_in
 from .schema import (CHECKSUM_KEY, CHUNK_SAMPLES, FORMAT_NAME, FORMAT_VERSION, FULL_CHUNK_FRAMES, META_DTYPES,
                      StoreError, backend_of, check_compression)
@@ -85,12 +85,12 @@ class StoreWriter:
         ensure_space(self.tmp.parent, 4 * (self.n * M * T * J * 3 + full_frames * M * J * 3))
         target = self._b.create_final("poses", (self.n, *self.sample_shape), (CHUNK_SAMPLES, *self.sample_shape),
                                       self.compression)
-        jobs = [ChunkJob("poses", k, tuple((src, 0, 1) for src in self._poses[lo:lo + CHUNK_SAMPLES]), scale, target,
-                         True) for k, lo in enumerate(range(0, self.n, CHUNK_SAMPLES))]
+        jobs = [ChunkJob("poses", k, tuple((src, 0, 1) for src in self._poses[lo:lo + CHUNK_SAMPLES]),
+                         self.sample_shape, scale, target, True) for k, lo in enumerate(range(0, self.n, CHUNK_SAMPLES))]
         if self.keep_full:
             target = self._b.create_final("full/poses", (full_frames, M, J, 3), (FULL_CHUNK_FRAMES, M, J, 3),
                                           self.compression)
-            jobs += [ChunkJob("full/poses", k, pieces, scale, target, False)
+            jobs += [ChunkJob("full/poses", k, pieces, (M, J, 3), scale, target, False)
                      for k, pieces in enumerate(_frame_chunks(self._full, self.meta["frames"], FULL_CHUNK_FRAMES))]
         return jobs
 
@@ -103,10 +103,10 @@ class StoreWriter:
         if done.crc32 is not None:
             self._digests[done.index] = done.crc32
 
-    def make_chunks_here(self, scale: float, read_rows: RowReader) -> None:
-        """Every chunk made in this process (for stores written from arrays in memory)."""
+    def make_chunks_here(self, scale: float, fill: RowFiller = fill_from_arrays) -> None:
+        """Every chunk made in this process (by default from sources that are arrays in memory)."""
         for job in self.chunk_jobs(scale):
-            self.store_chunk(make_chunk(job, read_rows))
+            self.store_chunk(make_chunk(job, fill))
 
     def finish(self, attrs: dict, scale: float) -> Path:
         """Checksums, attributes and named dimensions; then the store is renamed into place."""
@@ -189,5 +189,5 @@ def write_arrays(path: str | Path, poses: np.ndarray, meta: dict[str, np.ndarray
         for i in range(N):
             w.add(tuple(meta[k][i] if k in meta else 0.0 for k in META_DTYPES), poses[i:i + 1])
         w.write_index(views=views, splits=splits, skipped=skipped or [], scale=scale, n_views=attrs["n_views"])
-        w.make_chunks_here(scale, lambda source, lo, hi: source[lo:hi])
+        w.make_chunks_here(scale)
         return w.finish(attrs, scale)

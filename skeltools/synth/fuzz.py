@@ -56,7 +56,7 @@ def _metric(store: Path) -> dict[str, np.ndarray]:
 def _prepare(dataset: str, raw: Path, out: Path, timeout: float) -> tuple[str, str]:
     """('ok' | 'crash' | 'hang', stderr tail) of one `skel prepare` in its own process."""
     cmd = [sys.executable, "-m", "cli.skel", "prepare", dataset, "--raw", str(raw), "--out", str(out), "--quiet",
-           "--workers", "2"]
+           "--workers", "2", "--allow-empty-splits"]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                               cwd=Path(__file__).resolve().parents[2])
