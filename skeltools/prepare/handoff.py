@@ -30,6 +30,20 @@ class HandOff:
     def __exit__(self, *exc) -> None:
         remove_work(self.folder)
 
+    def empty(self, pool) -> None:
+        """Remove the staged files through the pool, each worker a share: freeing a file's
+        pages is most of what removing it costs, and it should not all fall on the writing
+        process at the end of a run."""
+        files = [str(p) for p in self.folder.glob("*.f32")]
+        shares = [files[k::pool.workers] for k in range(pool.workers)]
+        for _ in pool.map(remove_files, shares, "removing the hand-off files"):
+            pass
+
+
+def remove_files(paths: list[str]) -> None:
+    for path in paths:
+        Path(path).unlink(missing_ok=True)
+
 
 def new_file(folder: str | Path) -> str:
     """A new, empty file in the hand-off folder."""

@@ -94,11 +94,11 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
             spec = replace(spec, layout_name=probe(units, spec, lambda fn, xs: list(
                 pool.map(fn, xs, "probing the raw files"))))
             job = replace(job, spec=spec)
-        results = pool.map(partial(read_batch, job, units), batch_spans(len(units), pool.workers),
-                           "reading the raw files")
+        batches = [(lo, units[lo:hi]) for lo, hi in batch_spans(len(units), pool.workers)]
+        results = pool.map(partial(read_batch, job), batches, "reading the raw files")
         write_store(spec, out, units, results, pool, protocols, sources, params, summary, keep_full=keep_full,
                     compression=compression, scaling=scaling, progress=progress, in_process=pool.workers <= 1,
-                    allow_empty_splits=allow_empty_splits)
+                    allow_empty_splits=allow_empty_splits, handoff=handoff)
     return summary
 
 
@@ -106,7 +106,8 @@ def write_store(spec: DatasetSpec, out: Path, units: list[RawUnit], results: Ite
                 pool: OrderedPool, protocols: list, protocol_sources: dict, params: TransformParams,
                 summary: PrepareSummary, *, keep_full: bool = False, compression: str | None = None,
                 scaling: str = "dataset", progress: bool = True, extra_attrs: dict | None = None,
-                in_process: bool = True, allow_empty_splits: bool = False) -> PrepareSummary:
+                in_process: bool = True, allow_empty_splits: bool = False,
+                handoff: HandOff | None = None) -> PrepareSummary:
     """Stages 2-5 for the batch results of `units`, in unit order: committed atomically; an
     interrupt, a full disk, an empty result or any error leaves nothing under `out`."""
     from tqdm import tqdm
@@ -154,6 +155,8 @@ def write_store(spec: DatasetSpec, out: Path, units: list[RawUnit], results: Ite
             for done in pool.map(make_staged_chunk, writer.chunk_jobs(divisor), "writing the store's chunks"):
                 writer.store_chunk(done)
             writer.finish(store_attrs(spec, params, protocol_sources, scaling, __version__, extra_attrs), divisor)
+        if handoff is not None:
+            handoff.empty(pool)
     except OSError as e:
         if is_disk_full(e):
             raise DiskFull(f"no space left on {out.resolve().parent} (the partial store was removed)") from None

@@ -17,10 +17,11 @@ import numpy as np
 from ..formats import reader_of
 from ..formats.raw_sample import SampleError, Skipped
 from ..formats.read_buffer import ReadBuffer
-from ..formats.units import RawUnit
+from ..formats.units import UNREADABLE, RawUnit
 from ..kernels import abs_max
 from ..manifests import DatasetSpec
 from ..store.chunks import ChunkDone, ChunkJob, make_chunk
+from ..store.schema import META_DTYPES
 from ..transform import Transformed, TransformParams, transform_sample
 from .handoff import fill_from_handoff, new_file, write_arrays
 from .records import BatchResult, SampleMeta, SampleRecord, SkipRecord, Staged
@@ -56,9 +57,16 @@ def failure_reason(e: Exception) -> Skipped:
 
 
 def sample_meta(name: str, fields: dict, out: Transformed, scale: float = 0.0) -> SampleMeta:
-    """A sample's meta fields from its name's fields and its transform."""
-    return SampleMeta(name, fields["action"] - 1, fields["view"], 0, fields.get("subject", -1),
+    """A sample's meta fields from its name's fields and its transform; SampleError for a value
+    that its store column cannot hold (a video named A40000N01, a label line 40,000)."""
+    meta = SampleMeta(name, fields["action"] - 1, fields["view"], 0, fields.get("subject", -1),
                       fields.get("setup", -1), fields.get("replication", -1), out.frames, out.bodies, scale)
+    for key, value in zip(SampleMeta._fields, meta):
+        dtype = np.dtype(META_DTYPES[key]) if META_DTYPES[key] is not str else None
+        if dtype is not None and dtype.kind == "i" and not np.iinfo(dtype).min <= value <= np.iinfo(dtype).max:
+            raise SampleError(f"value out of range: {key} {value} does not fit the store's meta/{key} "
+                              f"({dtype}: {np.iinfo(dtype).min}..{np.iinfo(dtype).max})")
+    return meta
 
 
 def sample_arrays(out: Transformed, scaling: str, keep_full: bool) -> tuple[np.ndarray, np.ndarray | None, float]:
@@ -86,7 +94,8 @@ def _transformed(job: ReadJob, name: str, fields: dict, raw) -> Transformed | Sk
 
 def _items_of(job: ReadJob, unit: RawUnit) -> list[tuple[str, dict, Transformed | Skipped]]:
     """A unit's items, read and transformed (a failure is the item's skip reason)."""
-    why = job.skip_reason(unit.name, unit.fields)
+    why = Skipped(UNREADABLE, unit.extra[1]) if unit.extra[:1] == (UNREADABLE,) else \
+        job.skip_reason(unit.name, unit.fields)
     if why is not None:
         return [(unit.name, unit.fields, why)]
     try:
@@ -105,6 +114,11 @@ def stage_batch(job: ReadJob, entries: list[tuple[int, str, dict, Transformed | 
         if isinstance(out, Skipped):
             records.append(SkipRecord(unit, name, out))
             continue
+        try:
+            meta = sample_meta(name, fields, out)
+        except SampleError as e:
+            records.append(SkipRecord(unit, name, failure_reason(e)))
+            continue
         poses, full, peak = sample_arrays(out, job.scaling, job.keep_full)
         staged = []
         for a in (poses[None], full):
@@ -112,21 +126,23 @@ def stage_batch(job: ReadJob, entries: list[tuple[int, str, dict, Transformed | 
                 staged.append(Staged(path, offset, a.shape))
                 arrays.append(a)
                 offset += a.size
-        meta = sample_meta(name, fields, out, (peak or 1.0) if job.scaling == "sample" else 0.0)
+        meta = meta._replace(scale=(peak or 1.0) if job.scaling == "sample" else 0.0)
         records.append(SampleRecord(unit, meta, peak, staged[0], staged[1] if job.keep_full else None))
     write_arrays(path, arrays)
     return tuple(records)
 
 
-def read_batch(job: ReadJob, units: list[RawUnit], span: tuple[int, int]) -> BatchResult:
-    """Stage 1, in a worker: units[lo:hi] read, transformed and staged."""
+def read_batch(job: ReadJob, batch: tuple[int, list[RawUnit]]) -> BatchResult:
+    """Stage 1, in a worker: a batch of units (the first's index in the run, the units) read,
+    transformed and staged."""
     start = time.thread_time()     # CPU: what the scaling ceiling compares, unaffected by contention
+    first, units = batch
     entries, size = [], 0
-    for u in range(*span):
-        size += _size(units[u].path)
-        entries += [(u, name, fields, out) for name, fields, out in _items_of(job, units[u])]
+    for u, unit in enumerate(units, start=first):
+        size += _size(unit.path)
+        entries += [(u, name, fields, out) for name, fields, out in _items_of(job, unit)]
     records = stage_batch(job, entries)
-    return BatchResult(span[1] - span[0], records, size, time.thread_time() - start)
+    return BatchResult(len(units), records, size, time.thread_time() - start)
 
 
 def warm_up(job: ReadJob) -> None:
