@@ -20,6 +20,7 @@ from numba import njit, uint64
 
 from .raw_sample import RawSample, SampleError
 from .read_buffer import ReadBuffer
+from .units import check_frames, check_size
 from .simd import BLOCK, LITTLE_ENDIAN, classify, digits_ending_at, load_u8, popcount, trailing_zeros
 from .text_kernels import (ERR_BAD_COUNT, ERR_EMPTY, ERR_JOINT_COUNT, ERR_LONG_LINE, ERR_NOT_INTEGER, ERR_SHORT_LINE,
                            ERR_TRAILING, ERR_TRUNCATED, MESSAGES, OK, count_fields, end_line, line_end_problem,
@@ -420,8 +421,12 @@ def read_ntu(path: str | Path, n_joints: int = 25, buffer: ReadBuffer | None = N
 
 
 def read_unit(unit, spec, buffer: ReadBuffer | None = None) -> list:
-    """The entry point `prepare` calls for datasets with `"reader": "ntu"`: one file, one sample."""
-    return [(unit.name, unit.fields, read_ntu(unit.path, spec.layout.n_joints, buffer))]
+    """The entry point `prepare` calls for datasets with `"reader": "ntu"`: one file, one sample,
+    within the manifest's limits (file size before reading, frames after)."""
+    check_size(unit.path, spec)
+    raw = read_ntu(unit.path, spec.layout.n_joints, buffer)
+    check_frames(raw.n_frames, spec)
+    return [(unit.name, unit.fields, raw)]
 
 
 def warm_up_sample(n_joints: int = 25) -> RawSample:

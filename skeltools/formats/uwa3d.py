@@ -17,7 +17,7 @@ import numpy as np
 
 from ..h5safe import outside_references
 from .raw_sample import RawSample, SampleError
-from .units import RawUnit
+from .units import RawUnit, check_size
 
 
 def refuse_outside_references(f) -> None:
@@ -36,8 +36,9 @@ def _columns_last(shape: tuple) -> tuple[int, int]:
     return (cols, rows) if cols % 3 and not rows % 3 else (rows, cols)
 
 
-def read_matrix(path: Path, key: str) -> np.ndarray:
-    """The frames x (J*3) matrix of one file (a transposed MATLAB layout is accepted)."""
+def read_matrix(path: Path, key: str, max_frames: int | None = None) -> np.ndarray:
+    """The frames x (J*3) matrix of one file (a transposed MATLAB layout is accepted); a
+    matrix of more than `max_frames` frames is refused before it is read."""
     import h5py
     try:
         with h5py.File(path, "r") as f:
@@ -49,6 +50,9 @@ def read_matrix(path: Path, key: str) -> np.ndarray:
                 raise SampleError(f"{key!r} in the .mat file is a {type(node).__name__}, not a numeric matrix")
             if node.dtype.kind not in "fiu":
                 raise SampleError(f"{key!r} in the .mat file has dtype {node.dtype}, not numbers")
+            if max_frames is not None and node.ndim == 2 and _columns_last(node.shape)[0] > max_frames:
+                raise SampleError(f"too many frames: {_columns_last(node.shape)[0]} (bound {max_frames}: `limits` in "
+                                  "the manifest)")
             a = np.asarray(node[()], dtype=np.float64)
     except OSError:
         raise SampleError("not a MATLAB v7.3 (HDF5) .mat file") from None
@@ -99,7 +103,8 @@ def probe_layout(units: list[RawUnit], spec, map_units: Callable = lambda fn, xs
 
 
 def read_unit(unit: RawUnit, spec, buffer=None) -> list:   # buffer: see formats/__init__.py
-    a = read_matrix(unit.path, spec.extra["mat_dataset"])
+    check_size(unit.path, spec)
+    a = read_matrix(unit.path, spec.extra["mat_dataset"], spec.extra.get("limits", {}).get("max_frames"))
     J = a.shape[1] // 3
     if J != spec.layout.n_joints:
         known = ", ".join(spec.extra["layouts_by_joints"])
