@@ -61,7 +61,7 @@ def test_pkummd_rows_and_labels(shared_real, tmp_path):
     ref = np.loadtxt(shared_real / "pkummd2" / "A10N08-L.txt", dtype=np.float64)
     np.testing.assert_allclose(rows, ref.astype(np.float32), rtol=1e-6)
     (tmp_path / "l.txt").write_text("3,10,50,1\n\n7,60,90,2\nbad,line\n")
-    labels = read_labels(tmp_path / "l.txt")
+    labels = read_labels(tmp_path / "l.txt", load_dataset("pkummd1"))
     assert labels[:2] == [(1, (3, 10, 50)), (3, (7, 60, 90))] and labels[2][0] == 4
     assert labels[2][1].code == "bad label line"
     assert labels[2][1].detail == "label file line 4: too few fields, expected label,start,end,confidence"

@@ -18,7 +18,7 @@ from numba import njit
 from .raw_sample import RawSample, SampleError
 from .text_kernels import (ERR_TRUNCATED, MESSAGES, OK, end_line, line_end_problem, pow10_table, read_floats,
                            read_number, skip_blank_lines, skip_number)
-from .units import RawUnit
+from .units import RawUnit, check_frames, check_size, unreadable_unit
 
 MAX_SKELETONS = 16
 
@@ -56,10 +56,12 @@ def parse_frame(buf, n_joints, pow10):
 
 
 def find_units(raw_dir: Path, spec) -> tuple[list[RawUnit], int]:
-    """Sequence folders `view_N/aXX_sYY_eZZ` (anywhere under raw_dir); files elsewhere are ignored."""
+    """Sequence folders `view_N/aXX_sYY_eZZ` (anywhere under raw_dir); files elsewhere are
+    ignored. Two folders of one sequence (a stray nested copy) are ordered by depth, then
+    path, so that the shallowest is the sample and the other its duplicate."""
     view_re = re.compile(spec.extra["view_folder_pattern"])
     units, ignored = [], 0
-    for root, dirs, files in os.walk(raw_dir):
+    for root, dirs, files in os.walk(raw_dir, onerror=lambda e: units.append(unreadable_unit(Path(e.filename), e))):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         folder = Path(root)
         seq, view = spec.name_regex.match(folder.name), view_re.match(folder.parent.name)
@@ -73,7 +75,7 @@ def find_units(raw_dir: Path, spec) -> tuple[list[RawUnit], int]:
         if label is not None:
             fields["action"] = label
         units.append(RawUnit(folder, spec.name_format.format(**{**fields, "action": raw["action"]}), fields))
-    units.sort(key=lambda u: (u.name, str(u.path)))
+    units.sort(key=lambda u: (u.name, str(u.path).count(os.sep), str(u.path)))
     return units, ignored
 
 
@@ -92,22 +94,27 @@ def read_unit(unit: RawUnit, spec, buffer=None) -> list:   # buffer: see formats
     files = frame_files(unit.path, re.compile(spec.extra["frame_file_pattern"]))
     if not files:
         raise SampleError("no frame_<n>_tc_<tc>_skeletons.txt files in the folder")
+    check_frames(len(files), spec)
+    for p in files:
+        check_size(p, spec)
     return [(unit.name, unit.fields, sample_of_frames([(p.name, p.read_bytes()) for p in files], J))]
 
 
 def sample_of_frames(frames: list[tuple[str, bytes]], n_joints: int) -> RawSample:
     """One sequence from its frame files' (name, bytes), in order: in each frame the nearest
-    skeleton (smallest mean depth); an empty or short frame is dropped."""
+    skeleton in front of the camera (smallest positive mean depth); an empty or short frame,
+    or one whose skeletons all lie at or behind the camera, is dropped."""
     pow10 = pow10_table()
     kept_frames, kept_xyz = [], []
     for t, (name, data) in enumerate(frames):
         err, line, k, xyz = parse_frame(np.frombuffer(data.replace(b",", b" "), dtype=np.uint8), n_joints, pow10)
         if err not in (OK, ERR_TRUNCATED):
             raise SampleError(f"{line_end_problem(data) or MESSAGES.get(err, err)} in {name} (line {line})")
-        if k == 0:
-            continue  # empty or short frame file: dropped
+        depth = xyz[:k, :, 2].mean(axis=1)
+        if k == 0 or not (depth > 0).any():
+            continue  # empty or short frame file, or nothing in front of the camera: dropped
         kept_frames.append(t)
-        kept_xyz.append(xyz[np.argmin(xyz[:k, :, 2].mean(axis=1))])
+        kept_xyz.append(xyz[np.argmin(np.where(depth > 0, depth, np.inf))])
     if not kept_frames:
         raise SampleError(f"all frames empty: {len(frames)} frame files, none with a whole skeleton")
     return RawSample(frame=np.array(kept_frames, np.int32), body_id=np.zeros(len(kept_frames), np.int64),

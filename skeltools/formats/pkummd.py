@@ -7,6 +7,7 @@ instance is the label line's number; views L/M/R are 1/2/3.
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from numba import njit
 from .raw_sample import RawSample, SampleError, Skipped
 from .text_kernels import (ERR_LONG_LINE, ERR_NON_NUMERIC, ERR_SHORT_LINE, ERR_TRUNCATED, OK, count_content_lines,
                            end_line, line_end_problem, pow10_table, read_floats, skip_blank_lines)
-from .units import RawUnit, walk_files
+from .units import RawUnit, check_frames, check_size, walk_files
 
 
 @njit(cache=True)
@@ -51,26 +52,40 @@ def _is_label(path: Path, spec) -> bool:
 
 
 def find_units(raw_dir: Path, spec) -> tuple[list[RawUnit], int]:
-    """Skeleton files paired with their label files by video name (`.txt` in the
-    distributed folders, or `.skeleton` / `.label` side by side)."""
+    """Skeleton files paired with their label files by video name (`.txt` in the distributed
+    folders, or `.skeleton` / `.label` side by side). A video is the name's fields, not its
+    spelling: a second skeleton file of one video (another folder, or another spelling such as
+    A1N1-L beside A01N01-L) is a unit of its own whose reason says which file came first, and a
+    video with two label files keeps neither (its reason names both)."""
     letters = spec.extra["view_letters"]
     label_re = re.compile(spec.file_pattern.replace(r"\.(txt|skeleton)$", r"\.(txt|label)$"))
-    skeletons, labels, ignored = {}, {}, 0
-    for folder, fn in walk_files(raw_dir):
+    skeletons: dict[tuple, list] = {}
+    labels: dict[tuple, list[Path]] = {}
+    ignored, unreadable = 0, []
+    for folder, fn in walk_files(raw_dir, unreadable):
         path = folder / fn
         is_label = _is_label(path, spec)
-        if fn.startswith("."):
+        m = None if fn.startswith(".") else (label_re if is_label else spec.name_regex).match(fn)
+        if m is None:
             ignored += 1
-        elif is_label and (m := label_re.match(fn)):
-            labels[fn.rsplit(".", 1)[0]] = path
-        elif not is_label and (m := spec.name_regex.match(fn)):
-            fields = {k: int(v) for k, v in m.groupdict().items() if k not in ("view",) and v and v.isdigit()}
-            fields["view"] = letters[m["view"]]
-            skeletons[fn.rsplit(".", 1)[0]] = (path, fields)
-        else:
-            ignored += 1
-    ignored += len(set(labels) - set(skeletons))
-    units = [RawUnit(path, video, fields, (labels.get(video),)) for video, (path, fields) in sorted(skeletons.items())]
+            continue
+        fields = {k: int(v) for k, v in m.groupdict().items() if k not in ("view",) and v and v.isdigit()}
+        fields["view"] = letters[m["view"]]
+        key = tuple(sorted(fields.items()))
+        (labels.setdefault(key, []).append(path) if is_label else
+         skeletons.setdefault(key, []).append((fn.rsplit(".", 1)[0], path, fields)))
+    ignored += sum(len(paths) for key, paths in labels.items() if key not in skeletons)
+    units = []
+    for key, found in skeletons.items():
+        found.sort(key=lambda f: (str(f[1]).count(os.sep), f[1].name, str(f[1])))   # the shallowest, then by name
+        label = labels.get(key, [])
+        for k, (video, path, fields) in enumerate(found):
+            problem = f"another copy of video {found[0][0]} ({found[0][1]})" if k else \
+                (f"two label files for one video: {', '.join(str(p) for p in sorted(label))}" if len(label) > 1
+                 else None)
+            units.append(RawUnit(path, video, fields, (label[0] if len(label) == 1 else None, problem)))
+    units += unreadable
+    units.sort(key=lambda u: (u.name, str(u.path)))
     return units, ignored
 
 
@@ -85,8 +100,10 @@ def _integer(text: str) -> int | None:
     return int(value)
 
 
-def read_labels(path: Path) -> list[tuple[int, tuple[int, int, int] | Skipped]]:
-    """(line number, (label, start, end) or the reason the line is unusable), blank lines skipped."""
+def read_labels(path: Path, spec) -> list[tuple[int, tuple[int, int, int] | Skipped]]:
+    """(line number, (label, start, end) or the reason the line is unusable), blank lines
+    skipped; the file within the manifest's limits (bytes, label lines)."""
+    check_size(path, spec)
     out = []
     for k, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
         if not line.strip():
@@ -102,6 +119,7 @@ def read_labels(path: Path) -> list[tuple[int, tuple[int, int, int] | Skipped]]:
             out.append((k, Skipped("bad label line", f"label file line {k}: not an integer: {', '.join(bad)}")))
             continue
         out.append((k, tuple(values)))
+    check_frames(len(out), spec, "label lines")
     return out
 
 
@@ -151,12 +169,16 @@ def warm_up_sample(n_joints: int = 25) -> RawSample:
 
 
 def read_unit(unit: RawUnit, spec, buffer=None) -> list:   # buffer: see formats/__init__.py
-    label_path = unit.extra[0] if unit.extra else None
+    label_path, problem = unit.extra if len(unit.extra) == 2 else (unit.extra[0] if unit.extra else None, None)
+    if problem is not None:
+        raise SampleError(problem)
     if label_path is None:
         raise SampleError(f"no label file (looked for {unit.name}.txt in {', '.join(spec.extra['label_folders'])} "
                           "and for a .label file beside the skeleton file)")
+    check_size(unit.path, spec)
     rows = read_skeleton_rows(unit.path, spec.extra["values_per_frame"])
-    labels = read_labels(label_path)
+    check_frames(len(rows), spec)
+    labels = read_labels(label_path, spec)
     if not labels:
         raise SampleError("label file holds no instance")
     out = []
