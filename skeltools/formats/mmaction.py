@@ -63,6 +63,9 @@ def bodies_of(annotation: dict, joints: int, slots: int) -> np.ndarray:
     if not isinstance(annotation, dict) or "keypoint" not in annotation:
         raise SampleError("annotation without keypoint")
     kp = np.asarray(annotation["keypoint"])
+    if kp.ndim == 4 and kp.shape[-1] == 2:
+        raise SampleError(f"2D keypoints (C = 2, shape {kp.shape}): this tool needs 3D joints (pyskl's *_3danno.pkl, "
+                          "not the 2D *_hrnet.pkl)")
     if kp.ndim != 4 or kp.shape[-1] != 3 or kp.shape[2] != joints or kp.dtype.kind not in "fiu":
         raise SampleError(f"wrong keypoint shape: {kp.shape} {kp.dtype}, expected (M, T, {joints}, 3) numbers")
     if kp.shape[0] == 0 or kp.shape[1] == 0:

@@ -2,8 +2,11 @@
 the same stages as raw files (each annotation is a unit; its bodies come already picked)."""
 from __future__ import annotations
 
+import re
 from functools import partial
 from pathlib import Path
+
+import numpy as np
 
 from ..formats.mmaction import bodies_of, load_pickle
 from ..formats.raw_sample import SampleError, Skipped
@@ -28,7 +31,9 @@ def annotation_item(spec: DatasetSpec, params: TransformParams, name: str, annot
     if (why := spec.out_of_range(fields)) is not None:
         return fields, Skipped.of(why)
     try:
-        label = int(annotation["label"])
+        label = annotation["label"]
+        if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
+            raise SampleError(f"label {label!r} is not an integer class index")
         if label != fields["action"] - 1:
             raise SampleError(f"label {label} disagrees with the name's action A{fields['action']:03d}")
         return fields, transform_bodies(bodies_of(annotation, spec.layout.n_joints, spec.bodies),
@@ -43,16 +48,36 @@ def read_annotations(job: ReadJob, names: list[str], annotations: list, span: tu
     return BatchResult(span[1] - span[0], stage_batch(job, entries), 0, 0.0)
 
 
-def pickle_protocols(data: dict, source: str) -> tuple[list[Protocol], dict[str, str]]:
-    """The pickle's `<protocol>_train` / `<protocol>_val` lists as protocols over sample names."""
-    sources = {}
-    for split_name in data.get("split", {}):
-        proto, _, part = str(split_name).rpartition("_")
-        if proto and part in ("train", "val"):
+PROTOCOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def pickle_protocols(data: dict, source: str) -> tuple[list[Protocol], dict[str, str], list[str]]:
+    """The pickle's `<protocol>_train` / `<protocol>_val` lists as protocols over sample names,
+    where each comes from, and warnings (split names that are neither). ValueError, one line
+    per problem, for a split structure that would make a store `skel check` rejects."""
+    split = data.get("split", {})
+    problems, warnings, sources = [], [], {}
+    for key, names in split.items():
+        proto, _, part = str(key).rpartition("_")
+        if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+            problems.append(f"split[{key!r}] is {type(names).__name__}: expected a list of frame_dir names")
+        elif not proto or part not in ("train", "val"):
+            warnings.append(f"split {key!r} is neither <protocol>_train nor <protocol>_val: not used")
+        elif not PROTOCOL_NAME.match(proto):
+            problems.append(f"split {key!r}: {proto!r} is not a protocol name (letters, digits, _ . -)")
+        else:
             sources[proto] = source
-    protocols = [Protocol(name=proto, field="name", train=tuple(data["split"].get(f"{proto}_train", ())),
-                          test=tuple(data["split"].get(f"{proto}_val", ()))) for proto in sources]
-    return protocols, sources
+    for proto in sources:
+        both = set(split.get(f"{proto}_train", ())) & set(split.get(f"{proto}_val", ()))
+        if both:
+            problems.append(f"split {proto}: {len(both)} names in both {proto}_train and {proto}_val "
+                            f"(e.g. {sorted(both)[0]})")
+    if problems:
+        raise ValueError("\n".join(problems))
+    protocols = [Protocol(name=proto, field="name", train=tuple(split.get(f"{proto}_train", ())),
+                          test=tuple(split.get(f"{proto}_val", ()))) for proto in sources
+                 if f"{proto}_train" in split or f"{proto}_val" in split]
+    return protocols, sources, warnings
 
 
 def prepare_from_mmaction(dataset: str, pickle_path: str | Path, out: str | Path, *, frames: int = 50,
@@ -72,8 +97,11 @@ def prepare_from_mmaction(dataset: str, pickle_path: str | Path, out: str | Path
     annotations = data["annotations"]
     names = [str(a.get("frame_dir", f"annotation {k}")) if isinstance(a, dict) else f"annotation {k}"
              for k, a in enumerate(annotations)]
-    protocols, sources = pickle_protocols(data, f"mmaction:{source.name}")
-    summary = PrepareSummary(out=out)
+    try:
+        protocols, sources, warnings = pickle_protocols(data, f"mmaction:{source.name}")
+    except ValueError as e:
+        raise ValueError("\n".join(f"{source}: {line}" for line in str(e).splitlines())) from None
+    summary = PrepareSummary(out=out, notes=warnings)
     units = [RawUnit(source, name, {}) for name in names]
     spans = [(lo, min(lo + UNITS_PER_BATCH, len(names))) for lo in range(0, len(names), UNITS_PER_BATCH)]
     with StopOnSignal() as stop, HandOff(out) as handoff, OrderedPool(1, stop.check) as pool:
@@ -81,6 +109,6 @@ def prepare_from_mmaction(dataset: str, pickle_path: str | Path, out: str | Path
         results = pool.map(partial(read_annotations, job, names, annotations), spans)
         write_store(spec, out, units, results, pool, protocols, sources, params, summary, compression=compression,
                     scaling=scaling, progress=progress, extra_attrs={"source": f"mmaction:{source.name}"},
-                    allow_empty_splits=allow_empty_splits)
+                    allow_empty_splits=allow_empty_splits, handoff=handoff)
     summary.bytes_read = source.stat().st_size
     return summary
