@@ -20,7 +20,7 @@ from numba import njit, uint64
 
 from .raw_sample import RawSample, SampleError
 from .read_buffer import ReadBuffer
-from .units import check_frames, check_size
+from .units import check_frames
 from .simd import BLOCK, LITTLE_ENDIAN, classify, digits_ending_at, load_u8, popcount, trailing_zeros
 from .text_kernels import (ERR_BAD_COUNT, ERR_EMPTY, ERR_JOINT_COUNT, ERR_LONG_LINE, ERR_NOT_INTEGER, ERR_SHORT_LINE,
                            ERR_TRAILING, ERR_TRUNCATED, MESSAGES, OK, count_fields, end_line, line_end_problem,
@@ -414,17 +414,17 @@ def parse_ntu_bytes(data: bytes | np.ndarray, n_joints: int = 25) -> RawSample:
     return RawSample(frame=rec_frame[:n_rec], body_id=rec_id[:n_rec], xyz=xyz[:n_rec], n_frames=int(n_frames))
 
 
-def read_ntu(path: str | Path, n_joints: int = 25, buffer: ReadBuffer | None = None) -> RawSample:
+def read_ntu(path: str | Path, n_joints: int = 25, buffer: ReadBuffer | None = None,
+             max_bytes: int | None = None) -> RawSample:
     """Read one `.skeleton` file (LF or CRLF), into `buffer` if given (the parsed sample does
-    not point into it)."""
-    return parse_ntu_bytes(Path(path).read_bytes() if buffer is None else buffer.read(path), n_joints)
+    not point into it); a file over `max_bytes` is refused before it is read."""
+    return parse_ntu_bytes((buffer or ReadBuffer()).read(path, max_bytes), n_joints)
 
 
 def read_unit(unit, spec, buffer: ReadBuffer | None = None) -> list:
     """The entry point `prepare` calls for datasets with `"reader": "ntu"`: one file, one sample,
     within the manifest's limits (file size before reading, frames after)."""
-    check_size(unit.path, spec)
-    raw = read_ntu(unit.path, spec.layout.n_joints, buffer)
+    raw = read_ntu(unit.path, spec.layout.n_joints, buffer, spec.extra.get("limits", {}).get("max_file_bytes"))
     check_frames(raw.n_frames, spec)
     return [(unit.name, unit.fields, raw)]
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .raw_sample import SampleError
+
 
 class ReadBuffer:
     """`read(path)` returns the file's bytes as a view of this buffer, valid until the next
@@ -22,9 +24,12 @@ class ReadBuffer:
     def __reduce__(self):
         return ReadBuffer, (self._array.shape[0],)   # a spawned worker starts with its own, empty
 
-    def read(self, path: str | Path) -> np.ndarray:
+    def read(self, path: str | Path, max_bytes: int | None = None) -> np.ndarray:
+        """The file's bytes; with `max_bytes`, SampleError for a larger file, before reading it."""
         fd = os.open(path, os.O_RDONLY)
         try:
+            if max_bytes is not None and (size := os.fstat(fd).st_size) > max_bytes:
+                raise SampleError(f"file too large: {size} bytes (bound {max_bytes}: `limits` in the manifest)")
             filled = 0
             while True:                      # to the end, whatever the file's size says (it may change)
                 if filled == self._array.shape[0]:

@@ -56,16 +56,20 @@ def failure_reason(e: Exception) -> Skipped:
     return Skipped(type(e).__name__, f"{type(e).__name__}: {e}")
 
 
+INT_RANGES = {k: (int(np.iinfo(dt).min), int(np.iinfo(dt).max), np.dtype(dt).name) for k, dt in META_DTYPES.items()
+              if dt is not str and np.dtype(dt).kind == "i"}   # the meta columns' integer ranges (constants)
+
+
 def sample_meta(name: str, fields: dict, out: Transformed, scale: float = 0.0) -> SampleMeta:
     """A sample's meta fields from its name's fields and its transform; SampleError for a value
     that its store column cannot hold (a video named A40000N01, a label line 40,000)."""
     meta = SampleMeta(name, fields["action"] - 1, fields["view"], 0, fields.get("subject", -1),
                       fields.get("setup", -1), fields.get("replication", -1), out.frames, out.bodies, scale)
     for key, value in zip(SampleMeta._fields, meta):
-        dtype = np.dtype(META_DTYPES[key]) if META_DTYPES[key] is not str else None
-        if dtype is not None and dtype.kind == "i" and not np.iinfo(dtype).min <= value <= np.iinfo(dtype).max:
+        bounds = INT_RANGES.get(key)
+        if bounds is not None and not bounds[0] <= value <= bounds[1]:
             raise SampleError(f"value out of range: {key} {value} does not fit the store's meta/{key} "
-                              f"({dtype}: {np.iinfo(dtype).min}..{np.iinfo(dtype).max})")
+                              f"({bounds[2]}: {bounds[0]}..{bounds[1]})")
     return meta
 
 
