@@ -44,8 +44,9 @@ def _die_with_parent() -> None:
             pass
 
 
-def _serve(conn: Connection, parent: int, inherited: list[int]) -> None:
-    """A worker's life: ("fn", fn) sets the function, ("task", seq, item) is answered with
+def _serve(conn: Connection, parent: int, inherited: list[int], fn: Callable | None = None) -> None:
+    """A worker's life: ("fn", fn) sets the function (the first map's comes with the start:
+    through a fork it is inherited, not pickled), ("task", seq, item) is answered with
     (seq, True, fn(item)) or (seq, False, the exception), None or a closed pipe ends it.
     Ctrl-C is the parent's to handle; the pipes of other workers that a fork copied are closed
     so that only their own worker and the parent hold them."""
@@ -57,7 +58,6 @@ def _serve(conn: Connection, parent: int, inherited: list[int]) -> None:
             os.close(fd)
         except OSError:
             pass
-    fn = None
     while True:
         try:
             while not conn.poll(HEARTBEAT_S):
@@ -127,19 +127,19 @@ class OrderedPool:
                 yield fn(item)
             return
         if not self._pool:
-            self._start()
+            self._start(fn, self._maps)
         yield from self._in_order(fn, iter(items), self._maps, what)
 
-    def _start(self) -> None:
+    def _start(self, fn: Callable, map_id: int) -> None:
         ctx = mp.get_context(start_method())
         forked = start_method() == "fork"
         for _ in range(self.workers):
             mine, theirs = ctx.Pipe(duplex=True)
             inherited = [w.conn.fileno() for w in self._pool] + [mine.fileno()] if forked else []
-            process = ctx.Process(target=_serve, args=(theirs, os.getpid(), inherited), daemon=True)
+            process = ctx.Process(target=_serve, args=(theirs, os.getpid(), inherited, fn), daemon=True)
             process.start()
             theirs.close()
-            self._pool.append(_Worker(process, mine))
+            self._pool.append(_Worker(process, mine, fn_of_map=map_id))
         self._selector = selectors.DefaultSelector()
         for i, w in enumerate(self._pool):
             self._selector.register(w.conn, selectors.EVENT_READ, ("answer", i))

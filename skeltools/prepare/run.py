@@ -34,8 +34,8 @@ from ..store import DiskFull, StoreWriter, is_disk_full, load_backend
 from ..transform import TransformParams
 from .handoff import HandOff
 from .interrupt import StopOnSignal
-from .plan import (check_out_path, check_scaling, empty_parts, nothing_written, protocols_of, scene_index,
-                   split_fields, store_attrs, transform_params)
+from .plan import (check_out_path, check_scaling, empty_parts, nothing_written, output_path, protocols_of,
+                   scene_index, split_fields, store_attrs, transform_params)
 from .pool import OrderedPool
 from .records import BatchResult, SkipRecord
 from .stages import ReadJob, make_staged_chunk, read_batch, warm_up
@@ -66,7 +66,7 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     |coordinate| (as P&C's per-clip normalisation), recorded per sample in meta/scale."""
     check_scaling(scaling)
     spec = load_dataset(dataset)
-    raw, out = Path(raw), Path(out)
+    raw, out = Path(raw), output_path(Path(out))
     if not raw.is_dir():
         raise FileNotFoundError(f"{raw}: not a directory")
     check_out_path(out)
@@ -94,8 +94,8 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
             spec = replace(spec, layout_name=probe(units, spec, lambda fn, xs: list(
                 pool.map(fn, xs, "probing the raw files"))))
             job = replace(job, spec=spec)
-        batches = [(lo, units[lo:hi]) for lo, hi in batch_spans(len(units), pool.workers)]
-        results = pool.map(partial(read_batch, job), batches, "reading the raw files")
+        results = pool.map(partial(read_batch, job, units), batch_spans(len(units), pool.workers),
+                           "reading the raw files")
         write_store(spec, out, units, results, pool, protocols, sources, params, summary, keep_full=keep_full,
                     compression=compression, scaling=scaling, progress=progress, in_process=pool.workers <= 1,
                     allow_empty_splits=allow_empty_splits, handoff=handoff)
@@ -138,9 +138,9 @@ def write_store(spec: DatasetSpec, out: Path, units: list[RawUnit], results: Ite
                             writer.add(item.meta, item.poses, item.full)
             if not sample_units:
                 raise EmptyResult(nothing_written(spec, summary.skipped))
-            fields = split_fields(writer.meta, [units[u].name for u in sample_units])
+            fields = split_fields(writer.columns(), [units[u].name for u in sample_units])
             scene, views = scene_index(fields, spec)
-            writer.meta["scene"][:] = scene.tolist()
+            writer.set_scenes(scene)
             splits = {p.name: p.assign(fields[p.field]) for p in protocols}
             if empty := empty_parts(splits):
                 said = "; ".join(f"{name} has no {' and no '.join(parts)} sample" for name, parts in empty.items())

@@ -136,17 +136,16 @@ def stage_batch(job: ReadJob, entries: list[tuple[int, str, dict, Transformed | 
     return tuple(records)
 
 
-def read_batch(job: ReadJob, batch: tuple[int, list[RawUnit]]) -> BatchResult:
-    """Stage 1, in a worker: a batch of units (the first's index in the run, the units) read,
-    transformed and staged."""
+def read_batch(job: ReadJob, units: list[RawUnit], span: tuple[int, int]) -> BatchResult:
+    """Stage 1, in a worker: units[lo:hi] of the run read, transformed and staged (the run's
+    units come with the function, once per worker: through a fork, for nothing)."""
     start = time.thread_time()     # CPU: what the scaling ceiling compares, unaffected by contention
-    first, units = batch
     entries, size = [], 0
-    for u, unit in enumerate(units, start=first):
-        size += _size(unit.path)
-        entries += [(u, name, fields, out) for name, fields, out in _items_of(job, unit)]
+    for u in range(*span):
+        size += _size(units[u].path)
+        entries += [(u, name, fields, out) for name, fields, out in _items_of(job, units[u])]
     records = stage_batch(job, entries)
-    return BatchResult(len(units), records, size, time.thread_time() - start)
+    return BatchResult(span[1] - span[0], records, size, time.thread_time() - start)
 
 
 def warm_up(job: ReadJob) -> None:

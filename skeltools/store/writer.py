@@ -22,6 +22,9 @@ from .schema import (CHECKSUM_KEY, CHUNK_SAMPLES, FORMAT_NAME, FORMAT_VERSION, F
                      StoreError, backend_of, check_compression)
 
 
+FRAMES = list(META_DTYPES).index("frames")
+
+
 class StoreWriter:
     """A store being written at `partial_path(path)`; see the module docstring for the order
     of calls. Used as a context manager, it removes the partial store on any error."""
@@ -36,8 +39,8 @@ class StoreWriter:
         self.compression = compression
         self.keep_full = keep_full
         self.sample_shape = (bodies, frames, joints, 3)
-        self.meta: dict[str, list] = {k: [] for k in META_DTYPES}
-        self._columns = [self.meta[k] for k in META_DTYPES]
+        self._rows: list[tuple] = []           # each sample's meta fields, in META_DTYPES order
+        self._scene: np.ndarray | None = None
         self._poses: list[Any] = []          # a row source per sample
         self._full: list[Any] = []           # with keep_full: a source of the sample's frames
         self._digests: dict[int, int] = {}   # chunk index of poses -> crc32
@@ -50,23 +53,36 @@ class StoreWriter:
         return len(self._poses)
 
     def add(self, meta: tuple, poses: Any, full: Any = None) -> None:
-        """One sample: its meta fields in META_DTYPES order (scene 0 until `write_index`, scale
+        """One sample: its meta fields in META_DTYPES order (scene 0 until `set_scenes`, scale
         0 for the dataset's), a source of its poses (one row) and, with keep_full, of its
         full-length sequence (`frames` rows, frames first)."""
-        for column, value in zip(self._columns, meta, strict=True):
-            column.append(value)
+        if len(meta) != len(META_DTYPES):
+            raise ValueError(f"a sample's meta has {len(meta)} fields, the store {len(META_DTYPES)}")
+        self._rows.append(meta)
         self._poses.append(poses)
         if self.keep_full:
             self._full.append(full)
 
+    def columns(self) -> dict[str, list]:
+        """The meta fields of the samples added so far, a list per column."""
+        values = list(zip(*self._rows)) if self._rows else [()] * len(META_DTYPES)
+        return {k: list(v) for k, v in zip(META_DTYPES, values)}
+
+    def set_scenes(self, scene: np.ndarray) -> None:
+        """meta/scene, once every sample is known (scenes are numbered in order of first appearance)."""
+        self._scene = np.asarray(scene)
+
     def write_index(self, *, views: np.ndarray, splits: dict, skipped: list[tuple[str, object]], scale: float,
                     n_views: int) -> None:
-        """The small arrays: meta (scene as set in `self.meta`, each sample's scale), views,
+        """The small arrays: meta (scenes as given to `set_scenes`, each sample's scale), views,
         splits, skipped, and with keep_full the offsets of each sample's frames."""
         ensure_space(self.tmp.parent, 64 * (self.n + len(skipped)) * (len(META_DTYPES) + 2))
-        self.meta["scale"][:] = [v or float(scale) for v in self.meta["scale"]]
+        meta = self.columns()
+        meta["scale"] = [v or float(scale) for v in meta["scale"]]
+        if self._scene is not None:
+            meta["scene"] = self._scene
         for k, dt in META_DTYPES.items():
-            self._whole(f"meta/{k}", np.asarray(self.meta[k], dtype=object if dt is str else dt), dt, self.compression)
+            self._whole(f"meta/{k}", np.asarray(meta[k], dtype=object if dt is str else dt), dt, self.compression)
         self._whole("views", np.asarray(views, np.int32).reshape(-1, int(n_views)))
         for proto, (train, test) in splits.items():
             self._whole(f"splits/{proto}/train", np.asarray(train, np.int32))
@@ -75,13 +91,14 @@ class StoreWriter:
         self._whole("skipped/reason", np.asarray([str(s[1]) for s in skipped], dtype=object), str)
         self._whole("skipped/code", np.asarray([getattr(s[1], "code", str(s[1])) for s in skipped], dtype=object), str)
         if self.keep_full:
-            self._whole("full/offsets", np.concatenate([[0], np.cumsum(self.meta["frames"], dtype=np.int64)]),
+            self._whole("full/offsets", np.concatenate([[0], np.cumsum(meta["frames"], dtype=np.int64)]),
                         digest=False)
 
     def chunk_jobs(self, scale: float) -> list[ChunkJob]:
         """Make `poses` (and `full/poses`) at their final shapes and list their chunks, in order."""
         M, T, J, _ = self.sample_shape
-        full_frames = int(sum(self.meta["frames"])) if self.keep_full else 0
+        frames = [row[FRAMES] for row in self._rows]
+        full_frames = int(sum(frames)) if self.keep_full else 0
         ensure_space(self.tmp.parent, 4 * (self.n * M * T * J * 3 + full_frames * M * J * 3))
         target = self._b.create_final("poses", (self.n, *self.sample_shape), (CHUNK_SAMPLES, *self.sample_shape),
                                       self.compression)
@@ -91,7 +108,7 @@ class StoreWriter:
             target = self._b.create_final("full/poses", (full_frames, M, J, 3), (FULL_CHUNK_FRAMES, M, J, 3),
                                           self.compression)
             jobs += [ChunkJob("full/poses", k, pieces, (M, J, 3), scale, target, False)
-                     for k, pieces in enumerate(_frame_chunks(self._full, self.meta["frames"], FULL_CHUNK_FRAMES))]
+                     for k, pieces in enumerate(_frame_chunks(self._full, frames, FULL_CHUNK_FRAMES))]
         return jobs
 
     def store_chunk(self, done: ChunkDone) -> None:
