@@ -15,7 +15,7 @@ from ..manifests import DatasetSpec, Protocol, load_dataset
 from ..transform import TransformParams, transform_bodies
 from .handoff import HandOff
 from .interrupt import StopOnSignal
-from .plan import check_out_path, check_scaling, transform_params
+from .plan import check_out_path, check_scaling, output_path, transform_params
 from .pool import OrderedPool
 from .records import BatchResult
 from .run import UNITS_PER_BATCH, write_store
@@ -36,8 +36,11 @@ def annotation_item(spec: DatasetSpec, params: TransformParams, name: str, annot
             raise SampleError(f"label {label!r} is not an integer class index")
         if label != fields["action"] - 1:
             raise SampleError(f"label {label} disagrees with the name's action A{fields['action']:03d}")
-        return fields, transform_bodies(bodies_of(annotation, spec.layout.n_joints, spec.bodies),
-                                        spec.layout.role_indices(), params)
+        bodies = bodies_of(annotation, spec.layout.n_joints, spec.bodies)
+        scale = annotation.get("scale", 1.0)       # `skel export --to mmaction` records the divisor it left in
+        if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating)) or not 0 < scale < np.inf:
+            raise SampleError(f"scale {scale!r} is not a positive number")
+        return fields, transform_bodies(bodies * np.float32(scale), spec.layout.role_indices(), params)
     except Exception as e:
         return fields, failure_reason(e)
 
@@ -90,7 +93,7 @@ def prepare_from_mmaction(dataset: str, pickle_path: str | Path, out: str | Path
     spec = load_dataset(dataset)
     if spec.reader != "ntu":
         raise ValueError(f"--from-mmaction reads NTU RGB+D pickles (ntu60, ntu120), not {dataset}")
-    out, source = Path(out), Path(pickle_path)
+    out, source = output_path(Path(out)), Path(pickle_path)
     check_out_path(out)
     data = load_pickle(source)
     params = transform_params(spec, frames, align)

@@ -21,6 +21,17 @@ def check_scaling(scaling: str) -> None:
         raise ValueError(f"--scale {scaling!r}: choose from {', '.join(SCALINGS)}")
 
 
+def output_path(out: Path) -> Path:
+    """Where the store goes: a link given as --out is followed (the link stays and names the
+    new store); one whose target is missing is refused."""
+    if not out.is_symlink():
+        return out
+    target = Path(os.path.realpath(out))
+    if not target.exists():
+        raise StoreError(f"{out} is a link to {target}, which does not exist; give that path or remove the link")
+    return target
+
+
 def check_out_path(out: Path) -> None:
     """Refuse, before any work, an --out that cannot or must not be written; remove what
     killed runs to it left behind."""
