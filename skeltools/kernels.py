@@ -211,3 +211,27 @@ def extent_and_distance(poses):
                 if e > ext:
                     ext, ext_t = e, t
     return np.float64(np.sqrt(np.float32(dist))), dist_t, ext, ext_t
+
+
+@njit(cache=True)
+def largest_step(poses, present):
+    """Per sample: the largest distance one joint moves between two consecutive frames in
+    which its body is present (`present`: body_present(poses)). Returns (distance, body,
+    frame (the later of the two), joint); (0, -1, -1, -1) when no body is present twice."""
+    M, L, J, _ = poses.shape
+    best, bm, bt, bj = 0.0, -1, -1, -1
+    for m in range(M):
+        prev = -1
+        for t in range(L):
+            if not present[m, t]:
+                continue
+            if prev >= 0:
+                for j in range(J):
+                    dx = np.float64(poses[m, t, j, 0]) - poses[m, prev, j, 0]
+                    dy = np.float64(poses[m, t, j, 1]) - poses[m, prev, j, 1]
+                    dz = np.float64(poses[m, t, j, 2]) - poses[m, prev, j, 2]
+                    d2 = dx * dx + dy * dy + dz * dz
+                    if d2 > best:
+                        best, bm, bt, bj = d2, m, t, j
+            prev = t
+    return np.sqrt(best), bm, bt, bj

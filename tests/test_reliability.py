@@ -83,7 +83,7 @@ def test_one_implausible_value_never_rescales_the_other_samples(ntu, tmp_path, m
     assert summary.written == len(ref) == len(corpus.samples) - 1
     assert all(np.array_equal(got[n], ref[n]) for n in ref)
     with Store(tmp_path / "m.h5") as st:
-        assert st.attrs["plausibility"] == {"max_distance_m": 10.0, "max_body_extent_m": 3.0}
+        assert st.attrs["plausibility"] == {"max_distance_m": 10.0, "max_body_extent_m": 3.0, "max_joint_step_m": 1.5}
         assert st.attrs["denoise"]["max_short_frames"] == 11 and st.attrs["min_norm"] == 1e-4
 
 

@@ -20,8 +20,9 @@ def test_alignment_uses_body_0_at_its_first_present_frame():
     rng = np.random.default_rng(0)
     spec = load_dataset("ntu60")
     roles = spec.layout.role_indices()
-    poses = rng.normal(0.0, 0.3, (2, 12, 25, 3)).astype(np.float32) + np.float32([0.0, 0.0, 3.0])
-    poses[1] += np.float32([1.0, 0.2, 0.5])        # the second actor elsewhere, turned otherwise by the noise
+    bodies = rng.normal(0.0, 0.3, (2, 1, 25, 3)) + [0.0, 0.0, 3.0]      # two actors, each moving a little
+    poses = (bodies + rng.normal(0.0, 0.02, (2, 12, 25, 3))).astype(np.float32)
+    poses[1] += np.float32([1.0, 0.2, 0.5])        # the second actor elsewhere, turned otherwise
     poses[0, 0] = 0.0                              # body 0 absent in frame 0
     out = transform_bodies(poses, roles, TransformParams(frames=12))
     first = out.full[0, 1]                         # body 0, its first present frame (aligned, not resampled)

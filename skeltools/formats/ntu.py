@@ -433,10 +433,11 @@ def warm_up_sample(n_joints: int = 25) -> RawSample:
     """A small valid sample, parsed from text built here, that `prepare` runs through every
     kernel before it forks its workers (so that no raw file is read in the writing process)."""
     rng = np.random.default_rng(0)
+    body = rng.normal(0.0, 0.3, (n_joints, 3)) + [0.0, 0.0, 3.0]      # one body moving a little: plausible
     lines = ["2"]
     for _ in range(2):
         lines += ["1", "72057594037931101 0 1 1 1 1 0 0.02 0.05 2", str(n_joints)]
-        for x, y, z in rng.normal(0.0, 0.3, (n_joints, 3)) + [0.0, 0.0, 3.0]:
+        for x, y, z in body + rng.normal(0.0, 0.01, (n_joints, 3)):
             lines.append(f"{x:.7f} {y:.7f} {z:.7f} 277.4 191.8 1036.2 519.1 -0.2 0.05 0.96 -0.12 2")
     # a writable array, as ReadBuffer gives: numba compiles a kernel once per argument type, and a
     # read-only buffer here would leave the real files' variant to be compiled in every worker

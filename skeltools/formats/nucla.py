@@ -127,7 +127,8 @@ def warm_up_sample(n_joints: int = 20) -> RawSample:
     process)."""
     rng = np.random.default_rng(0)
     frames = []
-    for t, joints in enumerate(rng.normal(0.0, 0.3, (4, n_joints, 3)) + [0.0, 0.0, 3.0]):
+    body = rng.normal(0.0, 0.3, (n_joints, 3)) + [0.0, 0.0, 3.0]     # one body moving a little: plausible
+    for t, joints in enumerate(body + rng.normal(0.0, 0.01, (4, n_joints, 3))):
         lines = ["1"] + [f"{x:.7f},{y:.7f},{z:.7f},2" for x, y, z in joints]
         frames.append((f"frame_{t}", ("\r\n".join(lines) + "\r\n").encode()))
     return sample_of_frames(frames, n_joints)

@@ -78,8 +78,10 @@ def find_units(raw_dir: Path, spec) -> tuple[list[RawUnit], int]:
     units = []
     for key, found in skeletons.items():
         found.sort(key=lambda f: (str(f[1]).count(os.sep), f[1].name, str(f[1])))   # the shallowest, then by name
-        label = labels.get(key, [])
         for k, (video, path, fields) in enumerate(found):
+            label = labels.get(key, [])
+            same = [p for p in label if p.stem == video]   # a label spelled as its skeleton file goes with it
+            label = same or label
             problem = f"another copy of video {found[0][0]} ({found[0][1]})" if k else \
                 (f"two label files for one video: {', '.join(str(p) for p in sorted(label))}" if len(label) > 1
                  else None)
@@ -163,7 +165,7 @@ def warm_up_sample(n_joints: int = 25) -> RawSample:
     """A small valid sample, parsed from text built here, that `prepare` runs through every
     kernel before it forks its workers (so that no raw file is read in the writing process)."""
     rng = np.random.default_rng(0)
-    frames = rng.normal(0.0, 0.3, (4, 2 * n_joints, 3)) + [0.0, 0.0, 3.0]
+    frames = rng.normal(0.0, 0.3, (2 * n_joints, 3)) + [0.0, 0.0, 3.0] + rng.normal(0.0, 0.01, (4, 2 * n_joints, 3))
     text = "".join(" ".join(f"{v:.6f}" for v in frame.reshape(-1)) + "\r\n" for frame in frames)
     return instance_sample(rows_of_bytes(text.encode(), 2 * n_joints * 3), 1, len(frames), n_joints)
 

@@ -129,4 +129,5 @@ def warm_up_sample(n_joints: int = 15) -> RawSample:
     """A small valid sample made here, that `prepare` runs through every kernel before it
     forks its workers (so that no raw file is read in the writing process)."""
     rng = np.random.default_rng(0)
-    return sample_of_matrix((rng.normal(0.0, 0.3, (4, n_joints, 3)) + [0.0, 0.0, 3.0]).reshape(4, -1))
+    body = rng.normal(0.0, 0.3, (n_joints, 3)) + [0.0, 0.0, 3.0] + rng.normal(0.0, 0.01, (4, n_joints, 3))
+    return sample_of_matrix(body.reshape(4, -1))
