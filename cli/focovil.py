@@ -61,8 +61,9 @@ def train_options(fn):
                                              "(only --epochs, --device, --precision, --stream and --cuda-graph may "
                                              "change).")
 @click.option("--overwrite", is_flag=True, help="Replace the run already in --out (without it, training refuses).")
+@click.option("--no-verify", is_flag=True, help="Do not check the store's content against its checksums.")
 @click.option("--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
-def train(config_file, threads, resume, overwrite, quiet, **options):
+def train(config_file, threads, resume, overwrite, no_verify, quiet, **options):
     """Train FoCoViL on the train split of PROTOCOL; checkpoints every epoch.
 
     Every default is the paper's where it gives one; each option's help names its source,
@@ -108,7 +109,7 @@ def train(config_file, threads, resume, overwrite, quiet, **options):
     settings["precision"] = settings.get("precision") or ("bf16" if settings["device"].startswith("cuda") else "fp32")
     try:
         cfg = from_settings(settings, where="focovil train")
-        path = run(cfg, resume=resume, progress=not quiet, overwrite=overwrite)
+        path = run(cfg, resume=resume, progress=not quiet, overwrite=overwrite, verify=not no_verify)
     except (StoreError, ValueError) as e:
         fail(str(e))
     click.echo(f"run written to {path} (checkpoint.pt, metrics.csv, curves.png, config.json)")
@@ -127,12 +128,17 @@ def train(config_file, threads, resume, overwrite, quiet, **options):
 @click.option("--finetune-lr", type=float, default=None, help="Fine-tuning learning rate (default 1e-3).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for torch (default: torch's, all cores; set it on a shared or loaded machine).")
+@click.option("--force", is_flag=True, help="Evaluate on a store unlike the run's (another dataset, layout, frame "
+                                            "count, alignment or scaling): the numbers may mean nothing.")
+@click.option("--no-verify", is_flag=True, help="Do not check the store's content against its checksums.")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json.")
-def evaluate(run_dir, store, protocol, device, no_plots, finetune, semi, finetune_epochs, finetune_lr, threads, as_json):
+def evaluate(run_dir, store, protocol, device, no_plots, finetune, semi, finetune_epochs, finetune_lr, threads, force,
+             no_verify, as_json):
     """Evaluate the frozen encoder f_e: linear probe, cosine 1-NN, GMM/KMeans purity and ARI.
 
-    Writes results.json, tsne.png and confusion.png into the run folder. --finetune and
-    --semi go beyond the paper's protocols (they train a copy of the encoder)."""
+    Writes results.json, tsne.png and confusion.png into the run folder (results-<store>.json,
+    ... for a store other than the run's). --finetune and --semi go beyond the paper's
+    protocols (they train a copy of the encoder)."""
 
     torch = _torch()
     if threads:
@@ -148,7 +154,7 @@ def evaluate(run_dir, store, protocol, device, no_plots, finetune, semi, finetun
         device = resolve_device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         overrides = {k: v for k, v in (("epochs", finetune_epochs), ("lr", finetune_lr)) if v is not None}
         res = run(run_dir, store, protocol, device, plots=not no_plots, finetune=finetune, semi=tuple(semi),
-                  finetune_settings=overrides)
+                  finetune_settings=overrides, verify=not no_verify, force=force)
     except (StoreError, ValueError) as e:
         fail(str(e))
     if as_json:
@@ -157,19 +163,24 @@ def evaluate(run_dir, store, protocol, device, no_plots, finetune, semi, finetun
         shown = ["linear_acc", "knn1_acc", "gmm_purity", "gmm_ari", "kmeans_purity", "kmeans_ari",
                  "cross_view_retrieval"] + [k for k in res if k == "finetune_acc" or k.startswith("semi_")]
         for k in shown:
-            v = res[k]
-            why = res.get("cross_view_retrieval_note", "not computed") if k == "cross_view_retrieval" else "not computed"
-            click.echo(f"{k:<22} {f'n/a ({why})' if v is None else f'{v:.4f}'}")
-        click.echo(f"results in {Path(run_dir) / 'results.json'}")
+            if res[k] is not None:
+                click.echo(f"{k:<22} {res[k]:.4f}")
+        if res.get("cross_view_retrieval_note"):
+            click.echo(f"(cross-view retrieval: {res['cross_view_retrieval_note']})")
+        click.echo(f"results in {res['results_file']}")
 
 
 @main.command()
 @click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False), help="Run folder of `focovil train`.")
 @click.option("--store", required=True, type=click.Path(), help="Store whose every sample is encoded.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="HDF5 file to write (FEATURES.h5).")
+@click.option("--out", required=True, type=click.Path(), help="HDF5 file to write (FEATURES.h5).")
 @click.option("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available).")
 @click.option("--batch", default=1024, show_default=True, type=click.IntRange(min=1), help="Clips per forward pass.")
-def embed(run_dir, store, out, device, batch):
+@click.option("--overwrite", is_flag=True, help="Replace an existing file at --out (never the store, nor another store).")
+@click.option("--force", is_flag=True, help="Encode a store unlike the run's (another dataset, layout, frame count, "
+                                            "alignment or scaling).")
+@click.option("--no-verify", is_flag=True, help="Do not check the store's content against its checksums.")
+def embed(run_dir, store, out, device, batch, overwrite, force, no_verify):
     """Encode every sample of STORE with the run's trained encoder f_e.
 
     Writes `features` (N, D) float32, `meta/name`, `meta/label`, `meta/view` and the run's
@@ -183,7 +194,7 @@ def embed(run_dir, store, out, device, batch):
 
     try:
         device = resolve_device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        path = embed_store(run_dir, store, out, device, batch)
+        path = embed_store(run_dir, store, out, device, batch, overwrite=overwrite, verify=not no_verify, force=force)
     except (StoreError, ValueError, OSError) as e:
         fail(str(e))
     click.echo(f"features written to {path}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -12,6 +13,7 @@ from .common import clean_errors, fail, verbosity_option
 from skeltools.manifests import dataset_names
 
 DATASETS = dataset_names()
+IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg")
 
 
 def _store_errors():
@@ -117,6 +119,9 @@ def stats(path, as_json, plot):
     from skeltools.stats import plot_stats, stats_table, store_stats
     from skeltools.store import Store
 
+    if plot and Path(plot).suffix.lower() not in IMAGE_SUFFIXES:
+        fail(f"--plot {plot}: give an image file ({', '.join(IMAGE_SUFFIXES)})")
+
     @clean_errors(_store_errors(), OSError)
     def go():
         s = store_stats(path)
@@ -133,29 +138,44 @@ def stats(path, as_json, plot):
 @click.argument("store", type=click.Path())
 @click.option("--to", "target", required=True, type=click.Choice(["mmaction", "ctrgcn"]),
               help="mmaction: the mmaction2/pyskl annotation pickle; ctrgcn: CTR-GCN's .npz arrays of one protocol.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="FILE.pkl (mmaction) or FILE.npz (ctrgcn).")
-@click.option("--protocol", default=None, help="The split to export (ctrgcn only; mmaction writes every protocol).")
-def export(store, target, out, protocol):
-    """Write a store's aligned, resampled samples in a format other tools train on.
+@click.option("--out", required=True, type=click.Path(), help="FILE.pkl (mmaction) or FILE.npz (ctrgcn).")
+@click.option("--protocol", default=None,
+              help="The split to export (ctrgcn: required; mmaction: only this protocol's splits, default every one).")
+@click.option("--metres", is_flag=True, help="Multiply each sample by its scale: metres, as CTR-GCN's and pyskl's own "
+                                             "NTU arrays hold (default: store units, |x| <= 1).")
+@click.option("--frames", type=click.IntRange(min=2), default=None,
+              help="Resample every sequence to this many frames (from the full-length sequences when the store kept "
+                   "them with --keep-full, else from its stored frames). CTR-GCN's own NTU arrays hold 300 frames "
+                   "and its feeder crops windows of 64.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing file at --out (never the store, nor another store).")
+@click.option("--no-verify", is_flag=True, help="Do not check the store's content against its checksums.")
+def export(store, target, out, protocol, metres, frames, overwrite, no_verify):
+    """Write a store's samples in a format other tools train on.
+
+    Both targets: axes in each sample's body frame (axis 0 along the spine, 1 along the hips,
+    2 their cross product; camera axes for a --no-align store), origin at body 0's spine base
+    in its first frame, units of metres / scale (--metres: metres), the store's frames per
+    sample (--frames N: resampled).
 
     mmaction: {"split": {"<protocol>_train"/"_val": [names]}, "annotations": [{"frame_dir",
-    "label", "keypoint" (M, T, J, 3) float32 (absent bodies dropped), "total_frames"}]}.
-    ctrgcn: x_train (N, T, M*J*3), y_train (N, C) one-hot, x_test, y_test."""
-    from skeltools.store import require_valid
+    "label", "keypoint" (M, T, J, 3) float32 (absent bodies dropped), "total_frames",
+    "scale"}]}. ctrgcn: x_train (N, T, M*J*3) float32, y_train (N, C) one-hot, x_test, y_test."""
     from skeltools.formats.ctrgcn import export_ctrgcn
     from skeltools.formats.mmaction import export_mmaction
+    from skeltools.store import require_valid
 
-    @clean_errors(_store_errors(), OSError)
+    @clean_errors(_store_errors(), OSError, ValueError)
     def go():
-        require_valid(store)
+        require_valid(store, not no_verify)
+        options = {"metres": metres, "frames": frames, "verify": not no_verify, "overwrite": overwrite}
         if target == "ctrgcn":
             if not protocol:
                 fail("--to ctrgcn needs --protocol (e.g. xsub, xview)")
-            arrays = export_ctrgcn(store, protocol, out)
-            click.echo(f"wrote {out}: " + ", ".join(f"{k} {v.shape}" for k, v in arrays.items()))
+            arrays, how = export_ctrgcn(store, protocol, out, **options)
+            click.echo(f"wrote {out}: " + ", ".join(f"{k} {v.shape}" for k, v in arrays.items()) + f" ({how})")
         else:
-            data = export_mmaction(store, out)
-            click.echo(f"wrote {out}: {len(data['annotations'])} annotations, splits {', '.join(data['split'])}")
+            data, how = export_mmaction(store, out, protocol=protocol, **options)
+            click.echo(f"wrote {out}: {len(data['annotations'])} annotations, splits {', '.join(data['split'])} ({how})")
     go()
 
 
@@ -228,8 +248,9 @@ def show(store, sample, out, frames, raw_dir):
 
     @clean_errors(_store_errors(), OSError, ValueError)
     def go():
-        names = show_sample(store, sample, out, frames, raw_dir)
-        click.echo(f"drew {', '.join(names)} to {out}")
+        names, drawn = show_sample(store, sample, out, frames, raw_dir)
+        click.echo(f"drew {', '.join(names)} to {out}" + (f" ({drawn} frames per panel: the most that stay readable)"
+                                                          if drawn < frames else ""))
     go()
 
 

@@ -83,23 +83,33 @@ def bodies_of(annotation: dict, joints: int, slots: int) -> np.ndarray:
     return out
 
 
-def export_mmaction(store: str | Path, out: str | Path) -> dict:
-    """The store's aligned, resampled samples in the annotation-pickle dict (absent bodies
-    dropped; splits `<protocol>_train` / `<protocol>_val`), written to `out`; returns it."""
-    with Store(store) as st:
-        names, labels, poses = st.read("meta/name"), st.read("meta/label"), st.read("poses")
+def export_mmaction(store: str | Path, out: str | Path, *, protocol: str | None = None, metres: bool = False,
+                    frames: int | None = None, verify: bool = True, overwrite: bool = False) -> tuple[dict, str]:
+    """The store's samples as the annotation-pickle dict (absent bodies dropped; splits
+    `<protocol>_train` / `<protocol>_val`, of one protocol or every one), written whole to
+    `out`; returns it and how the poses were made. Each annotation also carries its `scale`
+    (the divisor its values carry; 1 with `metres`), so that `skel prepare --from-mmaction`
+    restores metres; pyskl's and mmaction2's loaders ignore the extra key."""
+    from ..export import require_suffix, sample_poses
+    from ..outputs import check_output, written_whole
+
+    require_suffix(out, ".pkl", "--to mmaction")
+    target = check_output(out, [store], overwrite)
+    with Store(store, verify=verify) as st:
+        names, labels = st.read("meta/name"), st.read("meta/label")
+        scales = st.read("meta/scale") if st.has("meta/scale") else np.full(len(names), float(st.attrs["scale"]))
+        protocols = [protocol] if protocol else st.protocols()
         split = {}
-        for p in st.protocols():
+        for p in protocols:
             split[f"{p}_train"] = [str(names[i]) for i in st.split(p, "train")]
             split[f"{p}_val"] = [str(names[i]) for i in st.split(p, "test")]
+        poses, how = sample_poses(st, np.arange(len(names)), metres=metres, frames=frames)
     annotations = []
-    for name, label, p in zip(names, labels, poses):
+    for name, label, p, scale in zip(names, labels, poses, scales):
         present = np.abs(p).reshape(len(p), -1).max(axis=1) > 0
         annotations.append({"frame_dir": str(name), "label": int(label), "keypoint": np.ascontiguousarray(p[present]),
-                            "total_frames": int(p.shape[1])})
+                            "total_frames": int(p.shape[1]), "scale": 1.0 if metres else float(scale)})
     data = {"split": split, "annotations": annotations}
-    tmp = Path(out).with_name(f".{Path(out).name}.partial")
-    with open(tmp, "wb") as f:
+    with written_whole(target) as tmp, open(tmp, "wb") as f:
         pickle.dump(data, f, protocol=4)
-    tmp.replace(out)
-    return data
+    return data, how
