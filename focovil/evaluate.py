@@ -196,14 +196,13 @@ def _tsne_plot(feats: np.ndarray, labels: np.ndarray, classes: list[str], path: 
         return
     emb = TSNE(n_components=2, perplexity=min(30.0, (keep.sum() - 1) / 3), random_state=seed,
                init="pca").fit_transform(feats[keep])
-    fig = Figure(figsize=(7, 6))
+    fig = Figure(figsize=(9, 6), layout="constrained")
     ax = fig.subplots()
     for c in shown:
         m = labels[keep] == c
         ax.scatter(emb[m, 0], emb[m, 1], s=12, label=textwrap.shorten(classes[c], 32, placeholder="…"))
-    ax.legend(fontsize=7, markerscale=1.5)
+    ax.legend(fontsize=7, markerscale=1.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.set_title("t-SNE of f_e on the test split (up to 10 classes)")
-    fig.tight_layout()
     fig.savefig(path, dpi=90)
 
 
@@ -213,11 +212,10 @@ def _confusion_plot(y: np.ndarray, pred: np.ndarray, classes: list[str], path: P
 
     present = np.unique(np.concatenate([y, pred]))
     cm = confusion_matrix(y, pred, labels=present)
-    fig = Figure(figsize=(max(6, len(present) * 0.55), max(5, len(present) * 0.5)))
+    fig = Figure(figsize=(max(7, len(present) * 0.55), max(6, len(present) * 0.5)), layout="constrained")
     ax = fig.subplots()
     names = [textwrap.shorten(classes[c], 24, placeholder="…") for c in present]   # whole words, never cut mid-word
     ConfusionMatrixDisplay(cm, display_labels=names).plot(ax=ax, xticks_rotation="vertical", colorbar=True,
                                                            include_values=len(present) <= 20)
-    ax.set_title(f"linear probe on the test split: accuracy {np.mean(y == pred):.3f} ({len(y)} samples)")
-    fig.tight_layout()
+    ax.set_title(f"linear probe, test split\naccuracy {np.mean(y == pred):.3f} ({len(y)} samples)", fontsize=10)
     fig.savefig(path, dpi=90)

@@ -16,14 +16,17 @@ from .store import Store
 
 class StoreDataset:
     """(poses (M, T, J, 3) float32 tensor, label int) of a store's samples: all of them
-    (`protocol=None`) or the `part` ("train" / "test") of a protocol's split."""
+    (`protocol=None`) or the `part` ("train" / "test") of a protocol's split. Each chunk of
+    poses is checked against its checksum when first read (`verify=False`: not); a damaged
+    one raises StoreError naming the store and the rows."""
 
-    def __init__(self, path: str | Path, protocol: str | None = None, part: str = "train"):
+    def __init__(self, path: str | Path, protocol: str | None = None, part: str = "train", verify: bool = True):
         from .store import require_valid
         if part not in ("train", "test"):
             raise ValueError(f"part {part!r}: use 'train' or 'test'")
         self.path = str(Path(path).resolve())
-        require_valid(self.path)
+        self.verify = verify
+        require_valid(self.path, verify)
         with Store(self.path) as st:
             self.index = st.split(protocol, part) if protocol else np.arange(len(st))
             self.labels = st.read("meta/label")[self.index].astype(np.int64)
@@ -36,7 +39,7 @@ class StoreDataset:
 
     def _open(self) -> Store:
         if self._store is None or self._pid != os.getpid():   # a new process: its own handle
-            self._store = Store(self.path)
+            self._store = Store(self.path, verify=self.verify)
             self._pid = os.getpid()
         return self._store
 

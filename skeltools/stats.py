@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .kernels import abs_max
 from .formats.raw_sample import reason_kind
 from .store import require_valid
 from .store import Store
@@ -20,8 +19,12 @@ def store_stats(path: str | Path) -> dict:
         classes = st.attrs["classes"]
         n = len(meta["label"])
         frames = meta["frames"]
-        P = st.node("poses")
-        amax = max((float(abs_max(np.asarray(P[lo:lo + 1024]))) for lo in range(0, n, 1024)), default=0.0)
+        amax, at = 0.0, -1
+        for lo in range(0, n, 1024):
+            block = st.read("poses", slice(lo, min(n, lo + 1024)))
+            peaks = np.abs(block).reshape(len(block), -1).max(axis=1)
+            if len(peaks) and peaks.max() > amax:
+                amax, at = float(peaks.max()), lo + int(peaks.argmax())
         codes = st.read("skipped/code") if st.has("skipped/code") else \
             [reason_kind(r) for r in st.read("skipped/reason")]   # stores written before codes were
         reasons = Counter(codes)
@@ -46,7 +49,16 @@ def store_stats(path: str | Path) -> dict:
             "frames": {"min": int(frames.min()) if n else 0, "mean": float(frames.mean()) if n else 0.0,
                        "max": int(frames.max()) if n else 0},
             "abs_max": amax,
+            "scale_set_by": _scale_set_by(st, meta, at),
         }
+
+
+def _scale_set_by(st: Store, meta: dict, at: int) -> dict | None:
+    """The sample whose largest |coordinate| the dataset's scale is (dataset-wide scaling): the
+    one to look at when the scale seems wrong (one glitch can shrink every other sample)."""
+    if at < 0 or st.attrs.get("scaling", "dataset") != "dataset":
+        return None
+    return {"name": str(meta["name"][at]), "index": at, "metres": float(st.attrs["scale"])}
 
 
 def stats_table(s: dict) -> str:
@@ -59,6 +71,9 @@ def stats_table(s: dict) -> str:
         ("raw frames", f"min {s['frames']['min']}, mean {s['frames']['mean']:.1f}, max {s['frames']['max']}"),
         ("frames per sample", s["frames_per_sample"]), ("scale", f"{s['scale']:.4g} (|poses| max {s['abs_max']:.4f})"),
     ]
+    if s.get("scale_set_by"):
+        rows.append(("scale set by", f"{s['scale_set_by']['name']} (sample {s['scale_set_by']['index']}: its largest "
+                                     f"|coordinate|, {s['scale_set_by']['metres']:.4g} m)"))
     out = [f"{k:<18} {v}" for k, v in rows]
     out.append("per view           " + ", ".join(f"view {v}: {c}" for v, c in s["per_view"].items()))
     out.append("splits")

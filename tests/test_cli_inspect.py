@@ -113,9 +113,48 @@ def test_show_draws_every_view_before_and_after_alignment(rigid_corpus, rigid_st
     assert r.exit_code == 0 and r.output.count("S0") == 3, r.output
     assert (tmp_path / "s.png").stat().st_size > 10_000
     with Store(path) as st:
-        names = list(st.read("meta/name")[st.read("views")[0]])
-    before = camera_sequences(rigid_corpus.out, "ntu60", names, 50)
+        members = st.read("views")[0]
+        names = list(st.read("meta/name")[members])
+        frames = dict(zip(names, st.read("meta/frames")[members].tolist()))
+    before = camera_sequences(rigid_corpus.out, "ntu60", frames, 50)
     assert sorted(before) == sorted(names) and all(b.shape == (2, 50, 25, 3) for b in before.values())
     # before alignment the cameras disagree; the store's aligned views agree (rigid corpus)
     a, b = before[names[0]], before[names[1]]
     assert np.abs(a - b).max() > 0.3
+
+
+def test_show_refuses_the_raw_files_of_another_recording(rigid_corpus, rigid_store, tmp_path):
+    """`--raw` with a folder whose file of that name holds another recording (here: fewer frames)
+    is refused in one line instead of drawing it."""
+    import shutil
+    path, _ = rigid_store
+    other = tmp_path / "other"
+    shutil.copytree(rigid_corpus.out, other)
+    with Store(path) as st:
+        name = str(st.read("meta/name")[0])
+    f = other / f"{name}.skeleton"
+    lines = f.read_text().splitlines()
+    frames = int(lines[0])
+    f.write_text("\n".join([str(frames - 1)] + _without_last_frame(lines[1:])) + "\n")
+    r = CliRunner().invoke(skel, ["show", str(path), "0", "--out", str(tmp_path / "s.png"), "--raw", str(other)])
+    assert r.exit_code == 2 and "not the folder this store was prepared from" in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "s.png").exists()
+
+
+def _without_last_frame(lines: list[str]) -> list[str]:
+    """The body of a .skeleton text (after the frame count) without its last frame that holds a body."""
+    out, k = [], 0
+    frames = []
+    while k < len(lines):
+        bodies = int(lines[k])
+        block, j = [lines[k]], k + 1
+        for _ in range(bodies):
+            joints = int(lines[j + 1])
+            block += lines[j:j + 2 + joints]
+            j += 2 + joints
+        frames.append(block)
+        k = j
+    last = max(k for k, block in enumerate(frames) if int(block[0]) > 0)
+    for block in frames[:last] + frames[last + 1:]:
+        out += block
+    return out
