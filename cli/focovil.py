@@ -34,6 +34,10 @@ def _presets() -> list[str]:
     return list(PRESETS)
 
 
+CHOICES = {"preset": _presets, "focal_grad": lambda: ["both", "pos", "neg", "none"],
+           "proj_act": lambda: ["relu", "none"], "precision": lambda: ["fp32", "bf16"]}
+
+
 def train_options(fn):
     """One option per TrainConfig setting, built from focovil.config (its type, help and the
     default's source); every option defaults to "not given", so that a run's settings can be
@@ -43,8 +47,9 @@ def train_options(fn):
         names, kind = OPTIONS[name][0], RULES[name][0]
         if kind is bool:
             fn = click.option(*names, name, is_flag=True, default=None, help=option_help(name))(fn)
-        elif name == "preset":
-            fn = click.option(*names, name, type=click.Choice(_presets()), default=None, help=option_help(name))(fn)
+        elif name in CHOICES:
+            fn = click.option(*names, name, type=click.Choice(CHOICES[name]()), default=None,
+                              help=option_help(name))(fn)
         else:
             fn = click.option(*names, name, type=kind, default=None, help=option_help(name))(fn)
     return fn
@@ -61,9 +66,10 @@ def train_options(fn):
                                              "(only --epochs, --device, --precision, --stream and --cuda-graph may "
                                              "change).")
 @click.option("--overwrite", is_flag=True, help="Replace the run already in --out (without it, training refuses).")
+@click.option("--detach-focal", is_flag=True, help="The old name of --focal-grad none.")
 @click.option("--no-verify", is_flag=True, help="Do not check the store's content against its checksums.")
 @click.option("--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
-def train(config_file, threads, resume, overwrite, no_verify, quiet, **options):
+def train(config_file, threads, resume, overwrite, detach_focal, no_verify, quiet, **options):
     """Train FoCoViL on the train split of PROTOCOL; checkpoints every epoch.
 
     Every default is the paper's where it gives one; each option's help names its source,
@@ -81,6 +87,10 @@ def train(config_file, threads, resume, overwrite, no_verify, quiet, **options):
     from skeltools.store import StoreError
 
     given = {k: v for k, v in options.items() if v is not None}
+    if detach_focal:
+        if given.get("focal_grad", "none") != "none":
+            fail("--detach-focal is --focal-grad none; it contradicts --focal-grad " + given["focal_grad"])
+        given["focal_grad"] = "none"
     base: dict = {}
     try:
         if resume:

@@ -104,7 +104,7 @@ def set_rng_state(s: dict, generator: torch.Generator) -> None:
 
 def build_model(cfg: TrainConfig, channels: int) -> FoCoViL:
     return FoCoViL(channels, hidden=cfg.hidden, proj=parse_proj(cfg.proj) if cfg.proj else None,
-                   projection=get_preset(cfg.preset).projection)
+                   projection=get_preset(cfg.preset).projection, proj_act=cfg.proj_act)
 
 
 def saved_config(ck: dict, path: Path) -> TrainConfig:

@@ -26,7 +26,10 @@ DEFAULT_SOURCES = {
     "beta": "paper Sec. 4.2 (1; 2 for UWA3D)",
     "hidden": "paper Sec. 4.2 (1024 for the encoder and decoder output; here 2 x 512 per direction)",
     "proj": "paper Sec. 4.2 (projection units 512 and 1024) and Table 9",
-    "detach_focal_weights": "paper Eq. 6 (the loss as written, differentiated through w+ and w-)",
+    "focal_grad": "paper Eq. 6 (the loss as written, differentiated through w+ and w-); the ablation benchmark's "
+                  "focal table compares the four variants",
+    "proj_act": "paper Sec. 3.1 says 'a linear projection net' of two fully-connected layers; P&C-style nets put a "
+                "ReLU between them (the ablation benchmark's Table 9 compares the two)",
     "scaling": "the store's: `skel prepare --scale` (paper Sec. 4.2 says only 'normalized to [-1, 1]')",
 }
 # The command-line options of `focovil train`, one per setting: (option names, help). The
@@ -51,8 +54,10 @@ OPTIONS = {
     "seed": (("--seed",), "Seeds the initialisation, the batch order and the view draws."),
     "device": (("--device",), "cpu, cuda or cuda:N (default: cuda when available)."),
     "precision": (("--precision",), "fp32 or bf16: bf16 autocast on CUDA (its default there), fp32 on the CPU."),
-    "detach_focal_weights": (("--detach-focal",), "Treat the focal weights w+ and w- as constants (no gradient "
-                                                   "through them)."),
+    "focal_grad": (("--focal-grad",), "Which focal weights carry gradient: both (Eq. 6 differentiated as written), "
+                                      "pos (only w+), neg (only w-) or none (both constants; --detach-focal is its "
+                                      "old name)."),
+    "proj_act": (("--proj-act",), "Between the projection's layers: relu, or none (a linear projection)."),
     "stream": (("--stream",), "Read each batch from the store instead of holding the split on the device (for "
                               "splits that do not fit; fastest from an uncompressed HDF5 store). Beside a GPU the "
                               "next batch is read while the current one trains."),
@@ -99,7 +104,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     precision: str = "fp32"           # bf16 autocast on CUDA
-    detach_focal_weights: bool = False
+    focal_grad: str = "both"          # which focal weights carry gradient: both, pos, neg or none
+    proj_act: str = "relu"            # between the projection's layers: relu or none (linear)
     stream: bool = False              # read batches from the store instead of a device copy
     cuda_graph: bool = False          # capture the whole step as one CUDA graph (one process, CUDA only)
     resolved: dict = field(default_factory=dict)
@@ -161,7 +167,8 @@ RULES = {
     "seed": (int, lambda v: v >= 0, "an integer >= 0"),
     "device": (str, lambda v: bool(v), "cpu, cuda or cuda:N"),
     "precision": (str, lambda v: v in ("fp32", "bf16"), "fp32 or bf16"),
-    "detach_focal_weights": (bool, lambda v: True, "true or false"),
+    "focal_grad": (str, lambda v: v in ("both", "pos", "neg", "none"), "both, pos, neg or none"),
+    "proj_act": (str, lambda v: v in ("relu", "none"), "relu or none"),
     "stream": (bool, lambda v: True, "true or false"),
     "cuda_graph": (bool, lambda v: True, "true or false"),
 }
@@ -196,6 +203,8 @@ def from_settings(settings: dict, where: str = "the settings") -> TrainConfig:
     `resolved` are not settings and are left out); ValueError lists every bad field."""
     defaults = {f.name: f.default for f in fields(TrainConfig) if f.name in SETTINGS and f.default is not MISSING}
     known = {k: v for k, v in settings.items() if k in SETTINGS}
+    if settings.get("detach_focal_weights") is True and "focal_grad" not in settings:   # a run of an older version
+        known["focal_grad"] = "none"
     merged = {**defaults, **known}
     bad = [f"{k}: missing" for k in ("store", "protocol", "out") if k not in merged] or problems(merged)
     if bad:

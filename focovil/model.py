@@ -20,14 +20,15 @@ def parse_proj(spec: str) -> list[int]:
 class FoCoViL(nn.Module):
     """f_e: 3-layer bidirectional GRU; its representation is the last layer's final forward
     and backward states concatenated (`hidden` = 2 x units per direction, 1024 by default).
-    g: fully connected layers `proj` (first and last size = `hidden`), ReLU between.
+    g: fully connected layers `proj` (first and last size = `hidden`), with `proj_act` between
+    them (ReLU, or "none": a linear projection, as the paper's words say).
     f_d: 1-layer GRU of width `hidden`, initial state g(f_e(x)), fed zeros, then a linear
     layer to the frame size.
     `projection=False` builds no g at all (the covil-no-g ablation): the contrastive loss
     and the decoder's initial state both take f_e(x) itself."""
 
     def __init__(self, channels: int, hidden: int = 1024, layers: int = 3, proj: list[int] | None = None,
-                 projection: bool = True):
+                 projection: bool = True, proj_act: str = "relu"):
         super().__init__()
         if hidden % 2:
             raise ValueError("hidden must be even (two directions)")
@@ -36,9 +37,11 @@ class FoCoViL(nn.Module):
             raise ValueError(f"projection sizes {proj} must start and end with hidden={hidden}")
         self.channels, self.hidden = channels, hidden
         self.encoder = nn.GRU(channels, hidden // 2, num_layers=layers, bidirectional=True, batch_first=True)
+        if proj_act not in ("relu", "none"):
+            raise ValueError(f"proj_act {proj_act!r}: relu or none")
         blocks: list[nn.Module] = []
         for a, b in zip(proj[:-1], proj[1:]):
-            blocks += [nn.Linear(a, b), nn.ReLU()]
+            blocks += [nn.Linear(a, b), nn.ReLU() if proj_act == "relu" else nn.Identity()]
         self.projection = nn.Sequential(*blocks[:-1]) if projection else nn.Identity()
         self.decoder = nn.GRU(channels, hidden, num_layers=1, batch_first=True)
         self.readout = nn.Linear(hidden, channels)

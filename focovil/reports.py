@@ -15,22 +15,35 @@ def write_metrics(out: Path, rows: list[dict]) -> None:
 
 TITLES = {"loss": "total (alpha * contrastive + beta * recon)", "contrastive": "contrastive (Eq. 3 / 6)",
           "recon": "reconstruction (Eq. 7)"}
+# what the focal weights do (focovil.losses.focal_stats): panel title -> (columns, their labels)
+FOCAL_PANELS = {"cosine in g-space": (("pos_cos", "neg_cos"), ("positive pairs", "negative pairs")),
+                "focal weights": (("w_pos", "w_neg"), ("w+", "w-")),
+                "gradient on negatives / on positives": (("grad_neg_over_pos",), ("ratio",))}
 
 
 def plot_curves(out: Path, rows: list[dict]) -> None:
-    """One panel a loss term (the total only where there is more than one term)."""
+    """One panel a loss term (the total only where there is more than one term), and, for
+    contrastive presets, what the focal weights did: the cosines, the weights and the share
+    of the gradient on negatives."""
     if not rows:
         return
     from matplotlib.figure import Figure   # no pyplot: a notebook's backend is left alone
 
     terms = [k for k in ("contrastive", "recon") if k in rows[0]]
-    panels = (["loss"] if len(terms) > 1 else []) + terms
-    fig = Figure(figsize=(1 + 4 * len(panels), 4), layout="constrained")
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]   # one panel each: no line hides another
+    panels = [(TITLES[k], (k,), (None,)) for k in (["loss"] if len(terms) > 1 else []) + terms]
+    panels += [(title, keys, labels) for title, (keys, labels) in FOCAL_PANELS.items() if keys[0] in rows[0]]
+    cols = min(3, len(panels))
+    nrows = -(-len(panels) // cols)
+    fig = Figure(figsize=(1 + 4 * cols, 3.4 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, cols, squeeze=False).ravel()   # one panel each: no line hides another
     epochs = [r["epoch"] for r in rows]
-    colors = {"loss": "black", "contrastive": "tab:blue", "recon": "tab:orange"}
-    for ax, k in zip(axes, panels):
-        ax.plot(epochs, [r[k] for r in rows], color=colors[k], marker="o" if len(rows) < 30 else None, ms=3)
-        ax.set(xlabel="epoch", ylabel="mean over the epoch's steps", title=TITLES[k])
+    for ax, (title, keys, labels) in zip(axes, panels):
+        for k, label in zip(keys, labels):
+            ax.plot(epochs, [r[k] for r in rows], marker="o" if len(rows) < 30 else None, ms=3, label=label)
+        if labels[0] is not None:
+            ax.legend(fontsize=8)
+        ax.set(xlabel="epoch", ylabel="mean over the epoch's steps", title=title)
+    for ax in axes[len(panels):]:
+        ax.set_axis_off()
     fig.suptitle("training curves")
     fig.savefig(out / "curves.png", dpi=90)

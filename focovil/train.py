@@ -61,9 +61,11 @@ def resolve(cfg: TrainConfig, verify: bool = True) -> TrainConfig:
     return cfg
 
 
-def step_loss(model: FoCoViL, x: torch.Tensor, mask: torch.Tensor, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
+def step_loss(model: FoCoViL, x: torch.Tensor, mask: torch.Tensor, cfg: TrainConfig,
+              diagnostics: bool = True) -> tuple[torch.Tensor, dict]:
     """alpha * contrastive + beta * reconstruction for one (I, K, T, C) batch whose (I, K)
-    mask marks the present views (absent ones are placeholders, left out of both losses)."""
+    mask marks the present views (absent ones are placeholders, left out of both losses);
+    with `diagnostics`, the terms also hold what the focal weights did (losses.focal_stats)."""
     preset = get_preset(cfg.preset)
     I, K, T, C = x.shape
     flat = x.reshape(I * K, T, C)
@@ -72,10 +74,11 @@ def step_loss(model: FoCoViL, x: torch.Tensor, mask: torch.Tensor, cfg: TrainCon
     terms = {"recon": rec}
     loss = cfg.beta * rec
     if preset.contrastive:
-        con = multiview_contrastive_loss(z.reshape(I, K, -1), cfg.tau, preset.focal, mask,
-                                         detach_weights=cfg.detach_focal_weights,
-                                         positives=preset.positives, negatives=preset.negatives)
+        stats: dict | None = {} if diagnostics else None
+        con = multiview_contrastive_loss(z.reshape(I, K, -1), cfg.tau, preset.focal, mask, focal_grad=cfg.focal_grad,
+                                         positives=preset.positives, negatives=preset.negatives, stats=stats)
         terms["contrastive"] = con
+        terms.update(stats or {})     # what the focal weights do: metrics.csv and curves.png show them per epoch
         loss = loss + cfg.alpha * con
     return loss, terms
 
@@ -162,7 +165,7 @@ def _train(cfg: TrainConfig, resume: bool, progress: bool, out: Path, dist: Dist
             if step % PROGRESS_EVERY == 0 or step == len(batches):  # one host sync per 10 steps
                 _stop_if_non_finite(first_bad, epoch, ckpt_path, dist)
                 if progress:
-                    shown = {k: f"{float(v) / step:.3f}" for k, v in sums.items()}
+                    shown = {k: f"{float(sums[k]) / step:.3f}" for k in ("loss", "contrastive", "recon") if k in sums}
                     bar.set_postfix(shown, epoch=f"{epoch + 1}/{cfg.epochs}",
                                     samples_s=f"{seen * dist.world / (time.perf_counter() - t0):.0f}")
         sched.step()

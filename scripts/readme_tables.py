@@ -42,6 +42,16 @@ def ablation(r: dict) -> str:
             + markdown(r))
 
 
+def ablation_focal(r: dict) -> str:
+    """The focal question at a longer schedule (benchmarks/ablation.py owns its layout)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from ablation import focal_markdown
+    d = r["design"]
+    return (f"**{r['title']}** (`{r['command']}`, {r['date']}, {r['machine']}, {r['seconds']} s; "
+            f"{d['test_samples']} test samples, {d['classes']} classes, chance {1 / d['classes']:.3f}):\n\n"
+            + focal_markdown(r))
+
+
 def ablation_floor(r: dict) -> str:
     """The camera-spacing probe (benchmarks/ablation_floor.py owns its layout)."""
     sys.path.insert(0, str(REPO / "benchmarks"))
@@ -71,7 +81,7 @@ def prepare(r: dict) -> str:
 
 
 TABLES = {"fuzz": fuzz, "prepare": prepare, "ablation-8": ablation, "ablation-9": ablation, "ablation-10": ablation,
-          "ablation-floor": ablation_floor}
+          "ablation-focal": ablation_focal, "ablation-floor": ablation_floor}
 
 
 def render(text: str) -> str:

@@ -16,17 +16,19 @@ from focovil.train import TrainConfig, train
 from skeltools.prepare import prepare
 
 
-def reference_contrastive(z, tau, focal, mask=None, detach=False):
+def reference_contrastive(z, tau, focal, mask=None, grad="both"):
     """Eq. 3 / Eq. 6 written out loop by loop in float64 torch scalars (autograd gives its
     gradient), with the pinned mask semantics: absent views are neither anchors, positives
-    nor negatives, and w- averages (1 + r) over the negative terms that exist."""
+    nor negatives, and w- averages (1 + r) over the negative terms that exist. `grad`: which
+    focal weights carry gradient (both, pos, neg, none)."""
     z = torch.as_tensor(z, dtype=torch.float64)
     I, V, _ = z.shape
     present = np.ones((I, V), bool) if mask is None else np.asarray(mask, bool)
     zn = [[z[i, u] / z[i, u].norm() for u in range(V)] for i in range(I)]
     r = lambda i, u, j, v: zn[i][u] @ zn[j][v]  # noqa: E731
     S = lambda i, u, j, v: torch.exp(r(i, u, j, v) / tau)  # noqa: E731
-    const = (lambda w: w.detach()) if detach else (lambda w: w)  # noqa: E731
+    keep_pos = (lambda w: w) if grad in ("both", "pos") else (lambda w: w.detach())  # noqa: E731
+    keep_neg = (lambda w: w) if grad in ("both", "neg") else (lambda w: w.detach())  # noqa: E731
     total, anchors = 0.0, 0
     for i in range(I):
         for u in range(V):
@@ -40,8 +42,9 @@ def reference_contrastive(z, tau, focal, mask=None, detach=False):
                 log_den = torch.log(sum(S(i, u, j, w) for j, w in terms)) if terms else 0.0
                 log_pos = torch.log(S(i, u, i, v))
                 if focal:
-                    wp = const(torch.sigmoid(1 - r(i, u, i, v)))
-                    wn = const(torch.sigmoid(sum(1 + r(i, u, j, w) for j, w in terms) / len(terms))) if terms else 0.0
+                    wp = keep_pos(torch.sigmoid(1 - r(i, u, i, v)))
+                    wn = keep_neg(torch.sigmoid(sum(1 + r(i, u, j, w) for j, w in terms) / len(terms))) if terms \
+                        else 0.0
                     total = total - (wp * log_pos - wn * log_den)
                 else:
                     total = total - (log_pos - log_den)
@@ -63,21 +66,21 @@ MASKS = {
 }
 
 
-@pytest.mark.parametrize("detach", [False, True])
+@pytest.mark.parametrize("grad", ["both", "pos", "neg", "none"])
 @pytest.mark.parametrize("focal", [False, True])
 @pytest.mark.parametrize("mask_name", list(MASKS))
-def test_contrastive_value_and_gradient_match_the_equations(detach, focal, mask_name):
-    """Value and gradient against autograd through the loop: the gradient flows through
-    w+ and w- unless detach_weights, and masked views change exactly what the pinned
-    semantics say."""
+def test_contrastive_value_and_gradient_match_the_equations(grad, focal, mask_name):
+    """Value and gradient against autograd through the loop, for every focal-gradient variant:
+    the gradient flows through w+ and w- as `focal_grad` says, and masked views change exactly
+    what the pinned semantics say."""
     mask = MASKS[mask_name]
     z0 = np.random.default_rng(7).normal(size=(5, 3, 6))
     z = torch.tensor(z0, requires_grad=True)
     m = None if mask is None else torch.tensor(mask, dtype=torch.bool)
-    got = multiview_contrastive_loss(z, 0.5, focal, m, detach_weights=detach)
+    got = multiview_contrastive_loss(z, 0.5, focal, m, focal_grad=grad)
     (g_got,) = torch.autograd.grad(got, z)
     zr = torch.tensor(z0, requires_grad=True)
-    want = reference_contrastive(zr, 0.5, focal, mask, detach)
+    want = reference_contrastive(zr, 0.5, focal, mask, grad)
     (g_want,) = torch.autograd.grad(want, zr)
     assert float(got.detach()) == pytest.approx(float(want.detach()), rel=1e-9)
     assert torch.allclose(g_got, g_want, rtol=1e-7, atol=1e-10)
@@ -86,12 +89,68 @@ def test_contrastive_value_and_gradient_match_the_equations(detach, focal, mask_
         assert torch.all(g_got[absent] == 0)   # an absent view gets no gradient at all
 
 
-def test_focal_gradient_differs_from_detached_weights():
-    """Differentiating Eq. 6 through the weights is not the same as reweighting."""
+def test_every_focal_gradient_variant_differs_and_detach_is_none():
+    """Differentiating Eq. 6 through the weights is not the same as reweighting, and each
+    gradient path matters on its own; detach_weights=True is the old name of "none"."""
     z = torch.randn(6, 3, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(1), requires_grad=True)
-    (full,) = torch.autograd.grad(multiview_contrastive_loss(z, focal=True), z)
-    (const,) = torch.autograd.grad(multiview_contrastive_loss(z, focal=True, detach_weights=True), z)
-    assert (full - const).norm() > 0.05 * full.norm()
+    grads = {g: torch.autograd.grad(multiview_contrastive_loss(z, focal=True, focal_grad=g), z)[0]
+             for g in ("both", "pos", "neg", "none")}
+    for a in grads:
+        for b in grads:
+            if a < b:
+                assert (grads[a] - grads[b]).norm() > 0.01 * grads["both"].norm(), (a, b)
+    (old,) = torch.autograd.grad(multiview_contrastive_loss(z, focal=True, detach_weights=True), z)
+    assert torch.equal(old, grads["none"])
+    with pytest.raises(ValueError, match="focal_grad"):
+        multiview_contrastive_loss(z, focal_grad="half")
+
+
+def reference_gradient_ratio(z, tau, focal, grad):
+    """The total gradient magnitude on the negatives' cosines over that on the positives', each
+    term differentiated by autograd with its cosines as independent leaves (loop by loop)."""
+    z = torch.as_tensor(z, dtype=torch.float64)
+    I, V, _ = z.shape
+    zn = torch.nn.functional.normalize(z, dim=-1)
+    g_pos = g_neg = 0.0
+    for i in range(I):
+        for u in range(V):
+            for v in range(V):
+                if v == u:
+                    continue
+                rp = (zn[i, u] @ zn[i, v]).detach().requires_grad_()
+                rn = torch.stack([zn[i, u] @ zn[j, w] for j in range(I) if j != i for w in (u, v)]).detach() \
+                    .requires_grad_()
+                lse = torch.logsumexp(rn / tau, 0)
+                if focal:
+                    wp = torch.sigmoid(1 - rp)
+                    wn = torch.sigmoid((1 + rn).mean())
+                    wp = wp if grad in ("both", "pos") else wp.detach()
+                    wn = wn if grad in ("both", "neg") else wn.detach()
+                    term = wp * rp / tau - wn * lse
+                else:
+                    term = rp / tau - lse
+                dp, dn = torch.autograd.grad(term, (rp, rn))
+                g_pos, g_neg = g_pos + dp.abs(), g_neg + dn.abs().sum()
+    return float(g_neg / g_pos)
+
+
+@pytest.mark.parametrize("focal,grad", [(False, "both"), (True, "both"), (True, "pos"), (True, "neg"),
+                                        (True, "none")])
+def test_focal_statistics_match_the_equations(focal, grad):
+    """The per-batch diagnostics: mean cosines and weights, and the gradient ratio against
+    autograd on each term (CoViL's ratio is 1: a softmax spreads exactly the positive's pull)."""
+    z = torch.randn(5, 3, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    stats = {}
+    multiview_contrastive_loss(z, 0.5, focal, focal_grad=grad, stats=stats)
+    assert float(stats["grad_neg_over_pos"]) == pytest.approx(reference_gradient_ratio(z, 0.5, focal, grad), rel=1e-9)
+    zn = torch.nn.functional.normalize(z, dim=-1)
+    r = torch.einsum("iud,jvd->iujv", zn, zn)
+    pos = [float(r[i, u, i, v]) for i in range(5) for u in range(3) for v in range(3) if u != v]
+    assert float(stats["pos_cos"]) == pytest.approx(np.mean(pos), rel=1e-9)
+    if focal:
+        assert float(stats["w_pos"]) == pytest.approx(np.mean(1 / (1 + np.exp(-(1 - np.array(pos))))), rel=1e-9)
+    else:
+        assert float(stats["grad_neg_over_pos"]) == pytest.approx(1.0) and float(stats["w_pos"]) == 1.0
 
 
 def test_all_true_mask_is_the_unmasked_loss():
@@ -251,7 +310,7 @@ def test_covil_without_g_has_no_projection_and_decodes_from_f_e(small_store, tmp
 def test_config_records_sources_and_paper_defaults(small_store, tmp_path):
     run = train(cfg(small_store, tmp_path / "src", epochs=1), progress=False)
     saved = json.loads((run / "config.json").read_text())
-    assert saved["detach_focal_weights"] is False and saved["tau"] == 0.5 and saved["lr"] == 1e-4
+    assert saved["focal_grad"] == "both" and saved["tau"] == 0.5 and saved["lr"] == 1e-4
     assert {"epochs", "lr", "lr_decay", "batch", "tau", "alpha", "beta", "hidden"} <= set(saved["sources"])
     assert saved["resolved"]["views_per_scene"] == 3   # xsub: all three cameras of a scene
     assert TrainConfig.load(run / "config.json").tau == 0.5

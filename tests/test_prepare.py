@@ -132,9 +132,10 @@ def test_compressed_hdf5_from_a_pool_equals_the_uncompressed_store(rigid_corpus,
 
 
 def test_no_align_store_is_marked(rigid_corpus, tmp_path):
-    s = prepare("ntu60", rigid_corpus.out, tmp_path / "na.h5", align=False, workers=1, limit=6, progress=False, allow_empty_splits=True)
+    s = prepare("ntu60", rigid_corpus.out, tmp_path / "na.h5", align=False, workers=1, limit=6, progress=False,
+                allow_empty_splits=True)
     with Store(tmp_path / "na.h5") as st:
-        assert not st.attrs["aligned"] and len(st) == s.written == 6
+        assert not st.attrs["aligned"] and len(st) == s.written == 6 - len(s.skipped)
         assert np.abs(st.read("poses")[:, 0, 0, 0]).max() > 0.01   # root not at the origin
 
 
@@ -144,8 +145,10 @@ def test_strict_exit_code_and_quiet_output(rigid_corpus, tmp_path):
     r = CliRunner().invoke(skel, ["prepare", "ntu60", "--raw", str(rigid_corpus.out), "--out", str(tmp_path / "a.h5"),
                                   "--workers", "1", "--strict"])
     assert r.exit_code == 1 and "skipped 8:" in r.stdout and "wrote 90 samples" in r.stdout
-    assert "  1  wrong joint count  (e.g. S004C001P036R001A001: wrong joint count: 24 joints, expected 25" in r.stdout
-    assert "  1  empty file  (e.g. S004C001P040R001A001)\n" in r.stdout
+    broken = {why: name for name, why in rigid_corpus.broken.items()}
+    assert f"  1  wrong joint count  (e.g. {broken['24 joints instead of 25']}: wrong joint count: 24 joints, " \
+           "expected 25" in r.stdout
+    assert f"  1  empty file  (e.g. {broken['empty file']})\n" in r.stdout
     r = CliRunner().invoke(skel, ["prepare", "ntu60", "--raw", str(rigid_corpus.out), "--out", str(tmp_path / "a.h5"),
                                   "--workers", "1", "--quiet"])
     assert r.exit_code == 0 and r.stdout == "" and r.stderr == ""
@@ -252,7 +255,10 @@ def test_ntu_synth_scene_names_never_repeat(tmp_path):
     actions = list(range(1, 11))
     keys = scene_keys(spec, 7000, actions)
     assert len({spec.name_format.format(view=1, **k) for k in keys}) == 7000
-    assert keys[11] == {"setup": 2, "subject": 3, "replication": 1, "action": 2}  # small corpora keep their names
+    assert keys[10] == {"setup": 6, "subject": 11, "replication": 1, "action": 6}  # small corpora keep their names
+    assert keys[11] == {**keys[10], "replication": 2}                   # every performance twice
+    assert len({k["subject"] for k in keys[:12]}) == 6 and len({k["action"] for k in keys[:12]}) == 6
+    assert len({spec.name_format.format(view=1, **k) for k in keys}) == 7000
     with pytest.raises(ValueError, match="allow"):
         scene_keys(spec, 17 * 40 * 2 * 2 + 1, [1, 2])
     r = CliRunner().invoke(skel, ["synth", "ntu60", "--out", str(tmp_path / "raw"), "--scenes", "2000",

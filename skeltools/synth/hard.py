@@ -9,16 +9,19 @@ be told apart (the design is fixed in the README before any preset was run on it
   60 distinct classes, and classes 5b+1..5b+5 differ in one limb or one phase.
 - Subjects differ: bone lengths x U(0.85, 1.15) per bone, a posture style (offsets of
   every driven joint, N(0, 0.2) rad) and an amplitude style (x U(0.7, 1.3)), fixed per
-  subject ID across its scenes; speed x U(0.7, 1.3) per scene (the active part of the
-  clip is shorter or longer, with idle frames around it) and an incidental gesture.
-- Cameras: NTU's three azimuths (-45, 0, +45 degrees; the side cameras' spacing is a
-  parameter for benchmarks/ablation_floor.py) each +-15 degrees, at heights U(0.7, 1.6) m
-  looking at the performer, per scene; the performer faces U(-30, 30) degrees.
+  subject ID across its scenes and drawn anew for each corpus seed; speed x U(0.7, 1.3) per
+  scene (the active part of the clip is shorter or longer, with idle frames around it) and
+  an incidental gesture.
+- Cameras: NTU's layout (skeltools/synth/ntu.py): camera 1 in the middle, cameras 2 and 3
+  at -45 and +45 degrees (the side cameras' spacing is a parameter for
+  benchmarks/ablation_floor.py), each +-15 degrees, at heights U(0.7, 1.6) m looking at the
+  performer, per scene; replication 1 of a performance faces camera 3 and replication 2
+  camera 2, turned 20-35 degrees from the middle (the genuine camera-1 R001 files: 22-27).
 - View-dependent self-occlusion: a limb joint behind the torso (deeper by 3 cm, within
   35 cm sideways) is "inferred" as Kinect does, pulled 30-70 % toward its parent plus a
   bias of that camera (N(0, 0.06) m per axis) and 2 cm noise; every joint also gets the
   camera's own jitter, sd U(0.01, 0.04) m.
-These are the README's design v3 (its history is there).
+These are the README's design v4 (its history is there).
 """
 from __future__ import annotations
 
@@ -82,9 +85,10 @@ def hard_pattern(action: int) -> dict:
             "posture": np.zeros((2, 2)), "walk": 0.0, "bob": 0.0}
 
 
-def subject_traits(subject: int, joints: int) -> dict:
-    """Bone lengths and style of one subject, the same in every scene of that subject."""
-    rng = np.random.default_rng([424242, subject])
+def subject_traits(subject: int, joints: int, seed: int = 0) -> dict:
+    """Bone lengths and style of one subject, the same in every scene of that subject in the
+    corpus of `seed` (another corpus seed, other subjects)."""
+    rng = np.random.default_rng([424242, seed, subject])
     return {"bone_scale": rng.uniform(0.85, 1.15, joints), "amp_scale": rng.uniform(0.7, 1.3),
             "style": {j: rng.normal(0.0, 0.2, 2) for j in STYLE_JOINTS}}
 
@@ -122,15 +126,16 @@ def camera_setting(rng: np.random.Generator) -> dict:
             "bias": rng.normal(0.0, 0.06, 3), "jitter": rng.uniform(0.01, 0.04)}
 
 
-def hard_actors(action: int, subject: int, two_person: bool, rng: np.random.Generator,
-                frames: int = 80) -> list[np.ndarray]:
-    """World-space Kinect v2 joint tracks (frames, 25, 3) of the actors of one hard scene."""
+def hard_actors(action: int, subject: int, two_person: bool, rng: np.random.Generator, facing_deg: float,
+                seed: int = 0, frames: int = 80) -> list[np.ndarray]:
+    """World-space Kinect v2 joint tracks (frames, 25, 3) of the actors of one hard scene, the
+    performer facing the azimuth `facing_deg` (the traits of the subjects of corpus `seed`)."""
     parents = np.array(load_layout("kinect_v2_25").parents)
-    yaw = np.deg2rad(rng.uniform(-30, 30))
+    yaw = np.deg2rad(facing_deg)
     time = timeline(frames, rng.uniform(0.7, 1.3), rng)
 
     def actor(who: int, amplitude: float) -> np.ndarray:
-        traits = subject_traits(who, len(parents))
+        traits = subject_traits(who, len(parents), seed)
         return perform(styled(hard_pattern(action), traits, rng), parents, frames, rng, amplitude=amplitude,
                        bone_scale=traits["bone_scale"], time=time)
 

@@ -11,39 +11,49 @@ from .cameras import to_camera
 from .hard import camera_setting, hard_actors
 from .scenes import SynthResult, pick_actions, record, scene_actors
 
-CAMERA_YAW = {1: -45.0, 2: 0.0, 3: 45.0}   # NTU's three cameras: -45, 0, +45 degrees
+# NTU RGB+D's layout (Shahroudy et al., CVPR 2016, Sec. 3-4): three cameras at -45, 0 and +45
+# degrees; every action performed twice, "once towards the left camera and once towards the
+# right camera"; the cross-view test set, camera 1, holds "the left and right 45 degree views",
+# so camera 1 is the middle one and cameras 2 and 3 the sides. Which side camera replication 1
+# faces the paper does not say: the genuine camera-1 R001 files (../shared/real/ntu) show the
+# hip line at 153-158 degrees in the camera's x-z plane, turned 22-27 degrees, which these
+# scenes reproduce when replication 1 turns toward camera 3 (by U(20, 35) degrees).
+CAMERA_YAW = {1: 0.0, 2: -45.0, 3: 45.0}
+FACES = {1: 3, 2: 2}                        # replication -> the side camera it is performed towards
 FIRST_BODY_ID = 72057594037927936           # the magnitude of real Kinect v2 body IDs
 JOINT_LINE = " ".join(["{:.7g}"] * 11) + " {:d}"
 JOINT_LINE_EXP = "{:.6e} {:.6e} {:.6e} " + " ".join(["{:.7g}"] * 8) + " {:d}"
 
 
 def scene_keys(spec: DatasetSpec, scenes: int, actions: list[int]) -> list[dict]:
-    """Distinct (setup, subject, replication, action) tuples whose files are not on the missing list.
-
-    The first keys spread over setups, odd subjects and both replications; once those
-    repeat, every other combination follows, so no two scenes share a file name (a repeat
-    would overwrite files). More scenes than the names allow is an error."""
+    """(setup, subject, replication, action) keys whose files are not on the missing list: each
+    performance (setup, subject, action) twice in a row, replication 1 then 2, as NTU records
+    it. The first performances go through the actions, setups and odd subjects together (a
+    few scenes already hold several subjects and classes); once those repeat, every other
+    combination follows, so no two scenes share a file name (a repeat would overwrite files).
+    More scenes than the names allow is an error."""
     S, P = spec.ranges["setup"][1], spec.ranges["subject"][1]
 
-    def spread():
-        for m in range(S * P * 2):
-            for a in actions:
-                yield {"setup": 1 + m % S, "subject": 1 + (2 * m) % P, "replication": 1 + (m // P) % 2, "action": a}
+    def spread():          # performance k: the next action, the next setup, the next odd subject
+        for k in range(S * P * len(actions)):
+            yield 1 + k % S, 1 + (2 * k) % P, actions[k % len(actions)]
 
     def every():
-        for rep, subject, setup in itertools.product((1, 2), range(1, P + 1), range(1, S + 1)):
+        for subject, setup in itertools.product(range(1, P + 1), range(1, S + 1)):
             for a in actions:
-                yield {"setup": setup, "subject": subject, "replication": rep, "action": a}
+                yield setup, subject, a
 
     keys: list[dict] = []
     seen: set[tuple] = set()
-    for key in itertools.chain(spread(), every()):
-        if len(keys) == scenes:
+    for setup, subject, action in itertools.chain(spread(), every()):
+        if len(keys) >= scenes:
             break
-        names = [spec.name_format.format(view=v, **key) for v in CAMERA_YAW]
-        if tuple(key.values()) not in seen and not any(n in spec.missing for n in names):
-            seen.add(tuple(key.values()))
-            keys.append(key)
+        pair = [{"setup": setup, "subject": subject, "replication": rep, "action": action} for rep in (1, 2)]
+        names = [spec.name_format.format(view=v, **key) for key in pair for v in CAMERA_YAW]
+        if (setup, subject, action) not in seen and not any(n in spec.missing for n in names):
+            seen.add((setup, subject, action))
+            keys += pair
+    keys = keys[:scenes]
     if len(keys) < scenes:
         raise ValueError(f"{spec.name} file names allow {len(keys)} scenes with {len(actions)} classes; "
                          f"ask for fewer --scenes or more --classes")
@@ -76,12 +86,19 @@ def skeleton_text(frames: list[list[tuple]], rng: np.random.Generator, exp_share
     return "\r\n".join(lines) + "\r\n"
 
 
-def _scene_world(spec: DatasetSpec, key: dict, rng: np.random.Generator, hard: bool = False) -> list[np.ndarray]:
+def facing(replication: int, rng: np.random.Generator) -> float:
+    """The azimuth the performer faces: turned 20-35 degrees toward the side camera of the replication
+    (the genuine camera-1 R001 files: 22-27)."""
+    return float(np.sign(CAMERA_YAW[FACES[1 + (replication - 1) % 2]]) * rng.uniform(20, 35))
+
+
+def _scene_world(spec: DatasetSpec, key: dict, rng: np.random.Generator, hard: bool = False,
+                 seed: int = 0) -> list[np.ndarray]:
     two_person = key["action"] in spec.two_person_actions
     if hard:
-        return hard_actors(key["action"], key["subject"], two_person, rng)
+        return hard_actors(key["action"], key["subject"], two_person, rng, facing(key["replication"], rng), seed)
     frames = int(rng.integers(50, 110))
-    return scene_actors(key["action"], two_person, frames, rng)
+    return scene_actors(key["action"], two_person, frames, rng, facing(key["replication"], rng))
 
 
 def _view_frames(spec: DatasetSpec, actors: list[np.ndarray], view: int, rigid: bool,
@@ -147,7 +164,7 @@ def write_ntu(spec: DatasetSpec, out: Path, scenes: int, seed: int, rigid: bool,
     keys = scene_keys(spec, scenes + (1 if broken else 0), actions)
     actors: list[np.ndarray] = []
     for k, key in enumerate(keys[:scenes]):
-        actors = _scene_world(spec, key, np.random.default_rng([seed, k]), hard)
+        actors = _scene_world(spec, key, np.random.default_rng([seed, k]), hard, seed)
         for view in CAMERA_YAW:
             name = spec.name_format.format(view=view, **key)
             frames = _view_frames(spec, actors, view, rigid, np.random.default_rng([seed, k, view]), hard, spacing)

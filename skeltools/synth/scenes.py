@@ -26,10 +26,12 @@ def pick_actions(candidates: list[int], classes: int) -> list[int]:
     return sorted({candidates[int(round(i))] for i in np.linspace(0, len(candidates) - 1, k)})
 
 
-def scene_actors(action: int, two_person: bool, frames: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """World-space Kinect v2 joint tracks (frames, 25, 3) of the actors of one scene."""
+def scene_actors(action: int, two_person: bool, frames: int, rng: np.random.Generator,
+                 facing_deg: float | None = None) -> list[np.ndarray]:
+    """World-space Kinect v2 joint tracks (frames, 25, 3) of the actors of one scene; the
+    performer faces the azimuth `facing_deg` (None: U(-30, 30) degrees, toward a camera at 0)."""
     parents = np.array(load_layout("kinect_v2_25").parents)
-    yaw = np.deg2rad(rng.uniform(-30, 30))
+    yaw = np.deg2rad(rng.uniform(-30, 30) if facing_deg is None else facing_deg)
     main = perform(class_pattern(action), parents, frames, rng, height=rng.uniform(0.9, 1.1))
     if not two_person:
         return [place_body(main, yaw, np.zeros(3))]
