@@ -35,7 +35,23 @@ def main() -> None:
 @main.command()
 @click.argument("dataset", type=click.Choice(DATASETS))
 @click.option("--raw", "raw", default=None, type=click.Path(file_okay=False),
-              help="Folder of raw files (searched recursively; non-sample files are ignored).")
+              help="Folder of raw files (searched recursively; non-sample files are ignored). With custom: the "
+                   "folder the index's paths are relative to (default: the index file's folder).")
+@click.option("--index", "index", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="custom only: the CSV index of your recordings (path,label,view,scene[,subject,setup,start,end,"
+                   "format,name,split:<protocol>]); `skel index` writes one from file names, `skel synth custom` an "
+                   "example. See the README's 'Your own recordings'.")
+@click.option("--layout", default="kinect_v2_25", show_default=True,
+              help="custom only: the joint layout, a shipped one (kinect_v2_25, kinect_v1_20, openni_15, "
+                   "azure_kinect_32) or your own layout.json (joints, parents, roles).")
+@click.option("--classes", "classes_file", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="custom only: class names, one per line, in label order (default: the index's labels, or "
+                   "their names sorted).")
+@click.option("--units", type=click.Choice(["m", "mm"]), default="m", show_default=True,
+              help="custom only: the units of .npy/.npz/.csv joints (.skeleton is metres, Azure JSON millimetres).")
+@click.option("--manifest", "manifest", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="custom only: a JSON of rules over data_manifests/datasets/custom.json (bodies, denoise, "
+                   "plausibility, limits), key by key.")
 @click.option("--from-mmaction", "from_mmaction", default=None, type=click.Path(dir_okay=False, exists=True),
               help="Instead of --raw (ntu60, ntu120): an mmaction2/pyskl 3D annotation pickle (ntu60_3d.pkl); its "
                    "bodies are taken as picked and its splits become the store's. Unpickling runs code: load only "
@@ -66,8 +82,8 @@ def main() -> None:
               help="Write the store even when a protocol ends up with an empty train or test part (with --limit, or a "
                    "partial download), leaving that protocol out; without it such a run writes nothing and exits 1.")
 @click.option("--quiet", is_flag=True, help="Print nothing but warnings and errors (no progress bar, no summary).")
-def prepare(dataset, raw, from_mmaction, out, frames, no_align, workers, keep_full, strict, limit, split_files,
-            compression, scaling, allow_empty_splits, quiet):
+def prepare(dataset, raw, index, layout, classes_file, units, manifest, from_mmaction, out, frames, no_align, workers,
+            keep_full, strict, limit, split_files, compression, scaling, allow_empty_splits, quiet):
     """Read every raw file of DATASET under --raw and write one store.
 
     Each sample: main bodies selected and denoised, aligned to its own body frame
@@ -75,15 +91,25 @@ def prepare(dataset, raw, from_mmaction, out, frames, no_align, workers, keep_fu
     that all coordinates lie in [-1, 1]. Bad files never stop the run: they are listed
     in the store under skipped/ with their reason and in the summary.
     """
-    from skeltools.prepare import EmptyResult, prepare_from_mmaction
+    from skeltools.prepare import EmptyResult, prepare_custom, prepare_from_mmaction
     from skeltools.prepare import prepare as run
     from skeltools.prepare.pool import WorkerDied
     from skeltools.store import StoreError
 
-    if (raw is None) == (from_mmaction is None):
+    if dataset == "custom":
+        if index is None or from_mmaction:
+            fail("custom takes your recordings through --index recordings.csv (`skel index` writes one)")
+    elif index is not None:
+        fail(f"--index is for custom; {dataset} is read from --raw")
+    elif (raw is None) == (from_mmaction is None):
         fail("give either --raw DIR or --from-mmaction FILE.pkl")
     try:
-        if from_mmaction:
+        if index:
+            summary = prepare_custom(index, out, layout=layout, classes=classes_file, raw=raw, units=units,
+                                     manifest=manifest, frames=frames, align=not no_align, workers=workers,
+                                     keep_full=keep_full, limit=limit, progress=not quiet, compression=compression,
+                                     scaling=scaling, allow_empty_splits=allow_empty_splits)
+        elif from_mmaction:
             summary = prepare_from_mmaction(dataset, from_mmaction, out, frames=frames, align=not no_align,
                                             compression=compression, progress=not quiet, scaling=scaling,
                                             allow_empty_splits=allow_empty_splits)
@@ -231,6 +257,36 @@ def synth(dataset, out, scenes, seed, classes, rigid, no_broken, hard):
         fail(str(e))
     click.echo(f"wrote {len(res.samples)} samples ({scenes} scenes), {len(res.broken)} broken or listed files "
                f"and {len(res.ignored)} non-sample files to {os.fspath(res.out)}")
+    if dataset == "custom":
+        click.echo(f"next: skel prepare custom --index {Path(out) / 'recordings.csv'} --layout "
+                   f"{Path(out) / 'my_layout.json'} --classes {Path(out) / 'classes.txt'} --out mine.h5")
+
+
+@main.command()
+@click.option("--raw", required=True, type=click.Path(file_okay=False, exists=True),
+              help="The folder holding your recordings (searched recursively).")
+@click.option("--pattern", required=True,
+              help="Paths under --raw with {field} placeholders, e.g. '{subject}/{scene}_{view}.json'; it must "
+                   "name {scene} and {view}, and may name {label}, {subject}, {setup} or anything else (kept as "
+                   "a column). Files that do not match are left out.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The index CSV to write.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
+def index(raw, pattern, out, overwrite):
+    """Write the index `skel prepare custom` reads, from your files' names.
+
+    One row per matching file: path (relative to --raw), label (empty unless the pattern
+    names it: fill it in), view, scene and the pattern's other fields. Then:
+    `skel prepare custom --index OUT --raw RAW --layout ... --out mine.h5`.
+    """
+    from skeltools.index import write_index_from_pattern
+
+    @clean_errors(OSError, ValueError)
+    def go():
+        rows = write_index_from_pattern(raw, pattern, out, overwrite=overwrite)
+        unlabelled = sum(not r["label"] for r in rows)
+        click.echo(f"wrote {len(rows)} rows to {out}" + (f"; {unlabelled} without a label: fill in the label column"
+                                                         if unlabelled else ""))
+    go()
 
 
 @main.command()

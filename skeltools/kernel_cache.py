@@ -93,3 +93,19 @@ def refresh(package: Path) -> bool:
         except OSError:
             continue
     return refreshed
+
+
+def compiled_in_this_process() -> int:
+    """How many kernel variants of the package this process compiled rather than loaded from the
+    cache (numba's per-dispatcher cache statistics): what tells a first run from a warm one."""
+    import sys
+    total = 0
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("skeltools.") or module is None:
+            continue
+        for value in vars(module).values():
+            stats = getattr(value, "stats", None)
+            misses = getattr(stats, "cache_misses", None)
+            if misses is not None and getattr(value, "__module__", None) == name:
+                total += sum(misses.values())
+    return total

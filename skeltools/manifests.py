@@ -44,6 +44,11 @@ class Layout:
     def bones(self) -> list[tuple[int, int]]:
         return [(p, j) for j, p in enumerate(self.parents) if p >= 0]
 
+    def as_dict(self) -> dict:
+        """The layout file's schema (what a store of a user's layout records as `layout_spec`)."""
+        return {"name": self.name, "joints": list(self.joints), "parents": list(self.parents),
+                "roles": {k: self.roles[k] for k in ROLES}}
+
     def role_indices(self) -> np.ndarray:
         """Indices of (root, spine, left hip, right hip), in the order alignment expects."""
         r = self.roles
@@ -150,10 +155,70 @@ class DatasetSpec:
         return None
 
 
+ROLES = ("root", "spine", "left_hip", "right_hip")
+
+
+def layout_problems(d: object) -> list[str]:
+    """What is wrong with a layout file's content, one line per problem."""
+    if not isinstance(d, dict):
+        return ["not a JSON object"]
+    out = [f"{key!r} is missing" for key in ("name", "joints", "parents", "roles") if key not in d]
+    if out:
+        return out
+    joints, parents, roles = d["joints"], d["parents"], d["roles"]
+    J = len(joints) if isinstance(joints, list) else 0
+    if not J or not all(isinstance(j, str) for j in joints):
+        out.append("'joints' must be a list of joint names")
+    if len(set(joints if isinstance(joints, list) else [])) != J:
+        out.append("'joints' names a joint twice")
+    if not isinstance(parents, list) or len(parents) != J or \
+            not all(isinstance(p, int) and not isinstance(p, bool) and -1 <= p < J for p in parents):
+        out.append(f"'parents' must list a parent index in -1..{J - 1} for each of the {J} joints")
+    if not isinstance(roles, dict):
+        return out + ["'roles' must map root, spine, left_hip and right_hip to joint indices"]
+    for role in ROLES:
+        v = roles.get(role)
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < J:
+            out.append(f"role {role!r} is {v!r}: expected a joint index in 0..{J - 1}")
+    if not out:
+        if roles["left_hip"] == roles["right_hip"]:
+            out.append("the left and right hips are one joint: alignment needs two")
+        if roles["root"] == roles["spine"]:
+            out.append("root and spine are one joint: alignment needs a spine direction")
+    return out
+
+
+def layout_dict(name: str) -> dict:
+    """The JSON content of a shipped layout (data_manifests/layouts/NAME.json)."""
+    return json.loads(_manifest_text(f"layouts/{name}.json"))
+
+
 def load_layout(name: str) -> Layout:
-    d = json.loads(_manifest_text(f"layouts/{name}.json"))
-    return Layout(name=d["name"], joints=tuple(d["joints"]), parents=tuple(d["parents"]), roles=d["roles"],
+    """A layout by its name in data_manifests/layouts, or a user's layout file (a path ending
+    in .json, same schema); ValueError, one line per problem, for a file that breaks the rules."""
+    path = None if not str(name).endswith(".json") else __import__("pathlib").Path(name)
+    try:
+        d = json.loads(path.read_text() if path is not None else _manifest_text(f"layouts/{name}.json"))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"layout {name}: cannot be read ({e})") from None
+    return layout_from_dict(d, str(name))
+
+
+def layout_from_dict(d: object, where: str) -> Layout:
+    """A Layout from a layout file's content; ValueError, one line per problem, naming `where`."""
+    problems = layout_problems(d)
+    if problems:
+        raise ValueError("\n".join(f"layout {where}: {p}" for p in problems))
+    return Layout(name=str(d["name"]), joints=tuple(d["joints"]), parents=tuple(d["parents"]), roles=d["roles"],
                   from_kinect_v2=tuple(d.get("from_kinect_v2", range(len(d["joints"])))))
+
+
+def store_layout(attrs: dict) -> Layout:
+    """The layout a store was made with: its own `layout_spec` (a user's layout file) or the
+    shipped layout its `layout` names."""
+    if "layout_spec" in attrs:
+        return layout_from_dict(attrs["layout_spec"], "layout_spec of the store")
+    return load_layout(attrs["layout"])
 
 
 def dataset_names() -> list[str]:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .manifests import load_layout
+from .manifests import store_layout
 from .store import Store, StoreError
 
 MAX_FRAMES = 12   # frames drawn per panel at most: more only overdraw (and took minutes at 1000)
@@ -66,7 +66,7 @@ def show_sample(store: str | Path, name_or_index: str, out: str | Path, frames: 
         scene = int(st.read("meta/scene", slice(i, i + 1))[0])
         members = [int(k) for k in st.read("views", slice(scene, scene + 1))[0] if k >= 0]
         names, views, raw_frames = st.read("meta/name"), st.read("meta/view"), st.read("meta/frames")
-        bones = load_layout(st.attrs["layout"]).bones
+        bones = store_layout(st.attrs).bones
         dataset, aligned = st.attrs["dataset"], bool(st.attrs["aligned"])
         poses = {k: st.read("poses", k) for k in members}
     T = next(iter(poses.values())).shape[1]

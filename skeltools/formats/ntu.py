@@ -441,4 +441,4 @@ def warm_up_sample(n_joints: int = 25) -> RawSample:
             lines.append(f"{x:.7f} {y:.7f} {z:.7f} 277.4 191.8 1036.2 519.1 -0.2 0.05 0.96 -0.12 2")
     # a writable array, as ReadBuffer gives: numba compiles a kernel once per argument type, and a
     # read-only buffer here would leave the real files' variant to be compiled in every worker
-    return parse_ntu_bytes(np.frombuffer(bytearray(("\r\n".join(lines) + "\r\n").encode()), np.uint8))
+    return parse_ntu_bytes(np.frombuffer(bytearray(("\r\n".join(lines) + "\r\n").encode()), np.uint8), n_joints)

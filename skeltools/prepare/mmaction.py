@@ -104,7 +104,7 @@ def prepare_from_mmaction(dataset: str, pickle_path: str | Path, out: str | Path
         protocols, sources, warnings = pickle_protocols(data, f"mmaction:{source.name}")
     except ValueError as e:
         raise ValueError("\n".join(f"{source}: {line}" for line in str(e).splitlines())) from None
-    summary = PrepareSummary(out=out, notes=warnings)
+    summary = PrepareSummary(out=out, notes=warnings, source="annotations")
     units = [RawUnit(source, name, {}) for name in names]
     spans = [(lo, min(lo + UNITS_PER_BATCH, len(names))) for lo in range(0, len(names), UNITS_PER_BATCH)]
     with StopOnSignal() as stop, HandOff(out) as handoff, OrderedPool(1, stop.check) as pool:

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..manifests import DatasetSpec, Protocol, dataset_names, load_dataset, read_split_file
 from ..store import StoreError, backend_of, is_tool_store, remove_stale
+from ..bodies import DenoiseParams
 from ..transform import PlausibilityBounds, TransformParams
 
 SCALINGS = ("dataset", "sample")
@@ -49,10 +50,12 @@ def check_out_path(out: Path) -> None:
 
 
 def transform_params(spec: DatasetSpec, frames: int, align: bool) -> TransformParams:
-    """The transform's settings: the dataset's plausibility bounds (its manifest's
-    `plausibility`, else the defaults)."""
-    given = {k: float(v) for k, v in spec.extra.get("plausibility", {}).items() if k != "source"}
-    return TransformParams(frames=frames, align=align, bounds=PlausibilityBounds(**given))
+    """The transform's settings: the dataset's plausibility bounds and body-selection thresholds
+    (its manifest's `plausibility` and `denoise`, else the defaults)."""
+    bounds = {k: float(v) for k, v in spec.extra.get("plausibility", {}).items() if k != "source"}
+    denoise = {k: v for k, v in spec.extra.get("denoise", {}).items() if k != "source"}
+    return TransformParams(frames=frames, align=align, bounds=PlausibilityBounds(**bounds),
+                           denoise=DenoiseParams(**denoise))
 
 
 def protocols_of(spec: DatasetSpec, split_files: tuple) -> tuple[list[Protocol], dict[str, str]]:
@@ -67,7 +70,7 @@ def protocols_of(spec: DatasetSpec, split_files: tuple) -> tuple[list[Protocol],
 
 def split_fields(meta: dict, units: list[str] | None = None) -> dict[str, np.ndarray]:
     """Per-sample values that split rules and scene keys may refer to."""
-    out = {k: np.asarray(meta[k]) for k in ("subject", "setup", "replication", "view")}
+    out = {k: np.asarray(meta[k]) for k in ("subject", "setup", "replication", "view", "scene")}
     out["name"] = np.asarray(meta["name"], dtype=object)
     out["action"] = np.asarray(meta["label"]) + 1
     if units is not None:
@@ -93,7 +96,8 @@ def store_attrs(spec: DatasetSpec, params: TransformParams, protocol_sources: di
             "aligned": bool(params.align), "n_views": spec.n_views, "classes": spec.classes,
             "tool_version": version, "plausibility": asdict(params.bounds),
             "denoise": asdict(params.denoise), "min_norm": params.min_norm,
-            "protocol_sources": protocol_sources, "scaling": scaling, **(extra or {})}
+            "protocol_sources": protocol_sources, "scaling": scaling, **(extra or {}),
+            **({"layout_spec": spec.layout.as_dict()} if str(spec.layout_name).endswith(".json") else {})}
 
 
 def nothing_written(spec: DatasetSpec, skipped: list) -> str:

@@ -19,8 +19,11 @@ error; Ctrl-C and SIGTERM end the run through the same clean-up.
 from __future__ import annotations
 
 import os
+import sys
+import threading
 import time
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -29,6 +32,7 @@ from .. import __version__
 from ..formats import find_units, reader_of
 from ..formats.raw_sample import Skipped
 from ..formats.units import RawUnit
+from ..kernel_cache import compiled_in_this_process
 from ..manifests import DatasetSpec, load_dataset
 from ..store import DiskFull, StoreWriter, is_disk_full, load_backend
 from ..transform import TransformParams
@@ -45,6 +49,21 @@ UNITS_PER_BATCH = 64          # at most: each batch costs the writer a fixed sha
 MIN_BATCHES_PER_WORKER = 8    # fewer units a batch on small corpora, so that the last batches still balance
 
 
+@contextmanager
+def said_if_slow(message: str, say: bool, after_s: float = 3.0):
+    """Print `message` (to stderr) if the block is still running after `after_s` seconds: loading
+    the cached kernels takes a fraction of a second, compiling them about a minute."""
+    timer = threading.Timer(after_s, lambda: print(message, file=sys.stderr, flush=True)) if say else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
 def batch_spans(n: int, workers: int) -> list[tuple[int, int]]:
     """(lo, hi) spans of n units: at most UNITS_PER_BATCH a span, and at least
     MIN_BATCHES_PER_WORKER spans a worker where n allows."""
@@ -59,24 +78,37 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
             allow_empty_splits: bool = False) -> PrepareSummary:
     """Prepare a store from a raw folder; returns the summary (nothing is written on error).
     A run that would write no sample, or a protocol with an empty part, raises EmptyResult
-    (with `allow_empty_splits`, such protocols are left out of the store instead).
+    (with `allow_empty_splits`, it is written, and the store records which protocols may be empty).
 
     `scaling`: "dataset" divides every sample by one factor, the largest |coordinate| of
     all samples (the `scale` attribute); "sample" divides each sample by its own largest
     |coordinate| (as P&C's per-clip normalisation), recorded per sample in meta/scale."""
-    check_scaling(scaling)
     spec = load_dataset(dataset)
+    if spec.reader == "custom":
+        raise ValueError("your own recordings come from an index file: skel prepare custom --index FILE.csv")
     raw, out = Path(raw), output_path(Path(out))
     if not raw.is_dir():
         raise FileNotFoundError(f"{raw}: not a directory")
-    check_out_path(out)
-    load_backend(out)
     units, ignored = find_units(raw, spec)
     if not units:
         raise FileNotFoundError(f"{raw}: no {spec.name} sample files found ({ignored} other files ignored); "
                                 f"expected names like {spec.example}")
-    units = units[:limit] if limit is not None else units
     protocols, sources = protocols_of(spec, tuple(split_files))
+    return prepare_units(spec, units[:limit] if limit is not None else units, out, protocols, sources,
+                         ignored=ignored, frames=frames, align=align, workers=workers, keep_full=keep_full,
+                         compression=compression, progress=progress, scaling=scaling,
+                         allow_empty_splits=allow_empty_splits)
+
+
+def prepare_units(spec: DatasetSpec, units: list[RawUnit], out: Path, protocols: list, sources: dict, *,
+                  ignored: int = 0, frames: int = 50, align: bool = True, workers: int | None = None,
+                  keep_full: bool = False, compression: str | None = None, progress: bool = True,
+                  scaling: str = "dataset", allow_empty_splits: bool = False,
+                  extra_attrs: dict | None = None) -> PrepareSummary:
+    """The five stages for the units of a dataset (what `prepare` found, or an index file listed)."""
+    check_scaling(scaling)
+    check_out_path(out)
+    load_backend(out)
     summary = PrepareSummary(out=out, ignored=ignored)
     params = transform_params(spec, frames, align)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -87,8 +119,11 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
     with StopOnSignal() as stop, HandOff(out) as handoff, OrderedPool(n_workers, stop.check) as pool:
         job = ReadJob(spec, params, keep_full, scaling, str(handoff.folder))
         wall = time.perf_counter()
-        warm_up(job)                 # before the workers are forked: they inherit the compiled kernels
+        with said_if_slow("compiling the kernels (a first run after an install or a change: about a minute)",
+                          progress):
+            warm_up(job)             # before the workers are forked: they inherit the compiled kernels
         summary.warm_up_seconds = time.perf_counter() - wall
+        summary.compiled = compiled_in_this_process()
         probe = getattr(reader_of(spec), "probe_layout", None)
         if probe is not None:
             spec = replace(spec, layout_name=probe(units, spec, lambda fn, xs: list(
@@ -98,7 +133,7 @@ def prepare(dataset: str, raw: str | Path, out: str | Path, *, frames: int = 50,
                            "reading the raw files")
         write_store(spec, out, units, results, pool, protocols, sources, params, summary, keep_full=keep_full,
                     compression=compression, scaling=scaling, progress=progress, in_process=pool.workers <= 1,
-                    allow_empty_splits=allow_empty_splits, handoff=handoff)
+                    allow_empty_splits=allow_empty_splits, handoff=handoff, extra_attrs=extra_attrs)
     return summary
 
 

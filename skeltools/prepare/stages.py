@@ -63,7 +63,7 @@ INT_RANGES = {k: (int(np.iinfo(dt).min), int(np.iinfo(dt).max), np.dtype(dt).nam
 def sample_meta(name: str, fields: dict, out: Transformed, scale: float = 0.0) -> SampleMeta:
     """A sample's meta fields from its name's fields and its transform; SampleError for a value
     that its store column cannot hold (a video named A40000N01, a label line 40,000)."""
-    meta = SampleMeta(name, fields["action"] - 1, fields["view"], 0, fields.get("subject", -1),
+    meta = SampleMeta(name, fields["action"] - 1, fields["view"], fields.get("scene", 0), fields.get("subject", -1),
                       fields.get("setup", -1), fields.get("replication", -1), out.frames, out.bodies, scale)
     for key, value in zip(SampleMeta._fields, meta):
         bounds = INT_RANGES.get(key)

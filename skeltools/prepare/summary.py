@@ -23,6 +23,8 @@ class PrepareSummary:
     bytes_read: int = 0
     worker_seconds: float = 0.0       # reading and transforming: CPU seconds summed over the batches (in whichever process)
     warm_up_seconds: float = 0.0      # compiling (first run) or loading the kernels, before the first unit
+    compiled: int = 0                 # kernel variants compiled (not loaded from the cache) by the warm-up
+    source: str = "files"             # what a unit is: "files" (raw) or "annotations" (a pickle)
     parent_cpu_seconds: float = 0.0   # the writing process's own CPU time, the workers' share taken out
     notes: list[str] = field(default_factory=list)   # warnings the user should read (shown even with --quiet)
 
@@ -39,6 +41,11 @@ class PrepareSummary:
         """How many workers the writing process could keep busy: the workers' time per sample
         over the parent's (beyond it, the parent is the bottleneck)."""
         return self.worker_seconds / max(self.parent_cpu_seconds, 1e-9)
+
+    def ceiling_text(self) -> str:
+        """The ceiling in words: under 1.5, the writing process is the bottleneck at any count."""
+        ceiling = self.scaling_ceiling()
+        return f"{ceiling:.0f} workers" if ceiling >= 1.5 else "the writer is the bottleneck; more workers will not help"
 
     def reasons(self) -> Counter:
         """Skipped counts by reason code."""
@@ -57,12 +64,18 @@ class PrepareSummary:
         lines = [f"wrote {self.written} samples to {self.out}",
                  f"skipped {len(self.skipped)}" + (":" if self.skipped else ""),
                  *self.reason_lines(),
-                 f"ignored {self.ignored} files that are not samples",
+                 *([f"ignored {self.ignored} files that are not samples"] if self.source == "files" else []),
                  f"{self.seconds:.2f} s, {self.bytes_read / 1e6:.1f} MB read, {self.mb_per_s:.1f} MB/s"
-                 + (f" (not counting {self.compile_seconds:.1f} s compiling or loading kernels)"
-                    if self.compile_seconds >= 0.05 else "")]
-        units = max(self.written + len(self.skipped), 1)
-        lines.append(f"per sample: workers {self.worker_seconds / units * 1e6:.0f} us, writer "
-                     f"{self.parent_cpu_seconds / units * 1e6:.0f} us "
-                     f"(scaling ceiling: {self.scaling_ceiling():.0f} workers)")
+                 + (self.kernel_note() if self.compile_seconds >= 0.05 else "")]
+        if self.source == "files":     # the pool's figures: an annotation pickle is read in one process
+            units = max(self.written + len(self.skipped), 1)
+            lines.append(f"per sample: workers {self.worker_seconds / units * 1e6:.0f} us, writer "
+                         f"{self.parent_cpu_seconds / units * 1e6:.0f} us "
+                         f"(scaling ceiling: {self.ceiling_text()})")
         return "\n".join(lines)
+
+    def kernel_note(self) -> str:
+        if self.compiled:
+            return (f" (not counting {self.compile_seconds:.1f} s compiling {self.compiled} kernels: a first run after "
+                    "an install or a change; later runs load them)")
+        return f" (not counting {self.compile_seconds:.1f} s loading the compiled kernels)"

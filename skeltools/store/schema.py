@@ -22,7 +22,8 @@ META_DTYPES = {"name": str, "label": np.int16, "view": np.int8, "scene": np.int3
 DIMS = {"poses": ("sample", "body", "frame", "joint", "xyz"), "views": ("scene", "view"),
         "full/poses": ("full_frame", "body", "joint", "xyz")}
 META_DIMS = ("sample",)
-JSON_ATTRS = {"array_checksums", "plausibility", "denoise", "protocol_sources", "limits"}   # mapping-valued attributes
+JSON_ATTRS = {"array_checksums", "plausibility", "denoise", "protocol_sources", "limits", "index_values",
+              "layout_spec"}   # mapping-valued attributes
 
 # Compression per backend, by name; None picks the backend's default (benchmarks/bench_store.py chose them).
 H5_COMPRESSION = {"none": {}, "lzf": {"compression": "lzf", "shuffle": True},

@@ -143,9 +143,9 @@ class StoreWriter:
 
     def _describe_poses(self, attrs: dict) -> None:
         """Joint names, axis names and units on `poses` itself, for readers that only see the array."""
-        from ..manifests import load_layout
+        from ..manifests import store_layout
         try:
-            joints = list(load_layout(attrs["layout"]).joints)
+            joints = list(store_layout(attrs).joints)
         except (KeyError, FileNotFoundError, ValueError):
             joints = []
         aligned = bool(attrs.get("aligned"))
