@@ -6,13 +6,14 @@ and the outcome counted (skeltools/synth/fuzz.py): mutants skipped with a reason
 accepted, crashes, hangs, and good samples changed (must be 0), plus `skel check` on the
 result. Writes benchmarks/results/fuzz.json and prints the totals as a markdown table.
 
-    python benchmarks/fuzz_prepare.py [--rounds 10] [--datasets ntu60 pkummd1 uwa3d] [--workdir bench_out/fuzz]
+    python benchmarks/fuzz_prepare.py [--rounds 10] [--datasets ntu60 pkummd1 uwa3d custom] [--workdir bench_out/fuzz]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -22,7 +23,7 @@ FIELDS = ("mutants", "skipped", "accepted", "changed", "crashes", "hangs")
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=10, help="rounds per dataset (seeds 1000, 1001, ...)")
-    ap.add_argument("--datasets", nargs="+", default=["ntu60", "pkummd1", "uwa3d"])
+    ap.add_argument("--datasets", nargs="+", default=["ntu60", "pkummd1", "uwa3d", "custom"])
     ap.add_argument("--scenes", type=int, default=16)
     ap.add_argument("--share", type=float, default=0.6, help="share of raw files mutated per round")
     ap.add_argument("--workdir", default="bench_out/fuzz")
@@ -43,7 +44,8 @@ def main() -> None:
                   + (f", check problems {len(res.check_problems)}" if res.check_problems else "")
                   + (f"  ERROR {res.error[-300:]}" if res.error else ""), flush=True)
             shutil.rmtree(work, ignore_errors=True)
-    totals = {d: {f: sum(r[f] for r in rounds if r["dataset"] == d) for f in FIELDS} for d in args.datasets}
+    totals = {d: {f: sum(r[f] for r in rounds if r["dataset"] == d) for f in (*FIELDS, "rescaled")}
+              for d in args.datasets}
     by_mutation: dict = {}
     for r in rounds:
         for name, c in r["by_mutation"].items():
@@ -55,12 +57,9 @@ def main() -> None:
               "check_problems": sum(len(r["check_problems"]) for r in rounds), "rounds": rounds}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1))
-    print("\n| dataset | rounds | mutants | skipped with a reason | accepted | good samples changed | crashes | hangs |")
-    print("|---|---|---|---|---|---|---|---|")
-    for d, t in totals.items():
-        print(f"| {d} | {args.rounds} | {t['mutants']} | {t['skipped']} | {t['accepted']} | {t['changed']} | "
-              f"{t['crashes']} | {t['hangs']} |")
-    print(f"\nskel check problems on the mutated stores: {report['check_problems']}; written to {args.out}")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from readme_tables import fuzz as table
+    print("\n" + table(report) + f"\nwritten to {args.out}")
 
 
 if __name__ == "__main__":

@@ -20,11 +20,16 @@ RESULTS = REPO / "benchmarks" / "results"
 
 def fuzz(r: dict) -> str:
     rows = ["| dataset | rounds | mutated files | skipped with a reason | accepted | good samples changed | crashes "
-            "| hangs |", "|---|---|---|---|---|---|---|---|"]
+            "| hangs | rounds whose scale moved |", "|---|---|---|---|---|---|---|---|---|"]
     rounds = r["args"]["rounds"]
     for d, t in r["totals"].items():
         rows.append(f"| {d} | {rounds} | {t['mutants']} | {t['skipped']} | {t['accepted']} | {t['changed']} | "
-                    f"{t['crashes']} | {t['hangs']} |")
+                    f"{t['crashes']} | {t['hangs']} | {t.get('rescaled', 'not measured')} |")
+    by = r.get("by_mutation", {})
+    if by:
+        rows.append("")
+        rows.append("Per mutation (a file may carry several): " + ", ".join(
+            f"{name} {c['skipped']} skipped / {c['accepted']} accepted" for name, c in sorted(by.items())) + ".")
     rows.append("")
     rows.append(f"`python benchmarks/fuzz_prepare.py --rounds {rounds}` ({r['date']}, {r['seconds']} s, "
                 f"{r['args']['scenes']} scenes a round, {r['args']['share']:.0%} of the files mutated); `skel check` "

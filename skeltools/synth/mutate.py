@@ -101,6 +101,25 @@ def empty(data, rng):
     return rng.choice([b"", b"\n\n\n", b"   "])
 
 
+def joint_glitch(data, rng):
+    """A coordinate moved 1.6-3 m: still a plausible number, an implausible jump between frames
+    (a tracking glitch, which the joint-speed bound must catch)."""
+    found = [m for m in _numbers(data) if b"." in m.group()]
+    if not found:
+        return data
+    m = found[int(rng.integers(len(found)))]
+    moved = float(m.group()) + float(rng.choice([-1.0, 1.0]) * rng.uniform(1.6, 3.0))
+    return data[:m.start()] + f"{moved:.6f}".encode() + data[m.end():]
+
+
+def amplified_count(data, rng):
+    """The file's first number times 10 000: a header claiming far more frames than the file holds."""
+    m = NUMBER.search(data)
+    if m is None or b"." in m.group():
+        return data
+    return data[:m.start()] + str(int(m.group()) * 10000).encode() + data[m.end():]
+
+
 def binary_garbage(data, rng):
     return rng.bytes(int(rng.integers(1, 4096)))
 
@@ -112,7 +131,7 @@ def doubled(data, rng):
 MUTATIONS: dict[str, Callable[[bytes, np.random.Generator], bytes]] = {
     f.__name__: f for f in (delete_char, insert_char, flip_byte, truncate, drop_decimal_point, huge_value,
                             non_finite, negate_count, delete_line, duplicate_line, join_lines, swap_lines, cr_only,
-                            empty, binary_garbage, doubled)
+                            empty, binary_garbage, doubled, joint_glitch, amplified_count)
 }
 
 
