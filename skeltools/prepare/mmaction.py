@@ -83,6 +83,18 @@ def pickle_protocols(data: dict, source: str) -> tuple[list[Protocol], dict[str,
     return protocols, sources, warnings
 
 
+def exported_scale(annotations: list) -> float:
+    """The scale `skel export --to mmaction` left in every annotation (one value for all), or 0:
+    the store made from the export then divides by it again, and holds the numbers it came from
+    (its own peak, measured on the exported frames, can only be lower: linear resampling does
+    not overshoot)."""
+    found = {a.get("scale") for a in annotations if isinstance(a, dict)}
+    value = next(iter(found)) if len(found) == 1 else None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0 < value < np.inf:
+        return 0.0
+    return float(value)
+
+
 def prepare_from_mmaction(dataset: str, pickle_path: str | Path, out: str | Path, *, frames: int = 50,
                           align: bool = True, compression: str | None = None, progress: bool = True,
                           scaling: str = "dataset", allow_empty_splits: bool = False) -> PrepareSummary:
@@ -105,6 +117,7 @@ def prepare_from_mmaction(dataset: str, pickle_path: str | Path, out: str | Path
     except ValueError as e:
         raise ValueError("\n".join(f"{source}: {line}" for line in str(e).splitlines())) from None
     summary = PrepareSummary(out=out, notes=warnings, source="annotations")
+    floor = exported_scale(annotations) if scaling == "dataset" else 0.0
     units = [RawUnit(source, name, {}) for name in names]
     spans = [(lo, min(lo + UNITS_PER_BATCH, len(names))) for lo in range(0, len(names), UNITS_PER_BATCH)]
     with StopOnSignal() as stop, HandOff(out) as handoff, OrderedPool(1, stop.check) as pool:
@@ -112,6 +125,6 @@ def prepare_from_mmaction(dataset: str, pickle_path: str | Path, out: str | Path
         results = pool.map(partial(read_annotations, job, names, annotations), spans)
         write_store(spec, out, units, results, pool, protocols, sources, params, summary, compression=compression,
                     scaling=scaling, progress=progress, extra_attrs={"source": f"mmaction:{source.name}"},
-                    allow_empty_splits=allow_empty_splits, handoff=handoff)
+                    allow_empty_splits=allow_empty_splits, handoff=handoff, scale_floor=floor)
     summary.bytes_read = source.stat().st_size
     return summary

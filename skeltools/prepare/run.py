@@ -142,9 +142,10 @@ def write_store(spec: DatasetSpec, out: Path, units: list[RawUnit], results: Ite
                 summary: PrepareSummary, *, keep_full: bool = False, compression: str | None = None,
                 scaling: str = "dataset", progress: bool = True, extra_attrs: dict | None = None,
                 in_process: bool = True, allow_empty_splits: bool = False,
-                handoff: HandOff | None = None) -> PrepareSummary:
+                handoff: HandOff | None = None, scale_floor: float = 0.0) -> PrepareSummary:
     """Stages 2-5 for the batch results of `units`, in unit order: committed atomically; an
-    interrupt, a full disk, an empty result or any error leaves nothing under `out`."""
+    interrupt, a full disk, an empty result or any error leaves nothing under `out`.
+    `scale_floor`: the least dataset scale (a re-imported export keeps the scale it left with)."""
     from tqdm import tqdm
 
     start, cpu = time.perf_counter(), time.process_time()
@@ -184,7 +185,7 @@ def write_store(spec: DatasetSpec, out: Path, units: list[RawUnit], results: Ite
                                       f"{'these protocols' if len(empty) > 1 else 'it'})")
                 summary.notes.append(f"{said} (written as it is: --allow-empty-splits)")
                 extra_attrs = {**(extra_attrs or {}), "empty_splits_allowed": sorted(empty)}
-            divisor = 1.0 if scaling == "sample" else (scale or 1.0)
+            divisor = 1.0 if scaling == "sample" else (max(scale, scale_floor) or 1.0)
             writer.write_index(views=views, splits=splits, skipped=summary.skipped, scale=divisor,
                                n_views=spec.n_views)
             for done in pool.map(make_staged_chunk, writer.chunk_jobs(divisor), "writing the store's chunks"):
