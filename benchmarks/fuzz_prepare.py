@@ -46,6 +46,9 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
     totals = {d: {f: sum(r[f] for r in rounds if r["dataset"] == d) for f in (*FIELDS, "rescaled")}
               for d in args.datasets}
+    for d, t in totals.items():
+        ratios = [r["scale_ratio"] for r in rounds if r["dataset"] == d and not r["error"]]
+        t["scale_ratio_max"] = max(ratios, default=1.0)
     by_mutation: dict = {}
     for r in rounds:
         for name, c in r["by_mutation"].items():

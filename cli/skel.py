@@ -53,9 +53,11 @@ def main() -> None:
               help="custom only: a JSON of rules over data_manifests/datasets/custom.json (bodies, denoise, "
                    "plausibility, limits), key by key.")
 @click.option("--from-mmaction", "from_mmaction", default=None, type=click.Path(dir_okay=False, exists=True),
-              help="Instead of --raw (ntu60, ntu120): an mmaction2/pyskl 3D annotation pickle (ntu60_3d.pkl); its "
-                   "bodies are taken as picked and its splits become the store's. Unpickling runs code: load only "
-                   "files from a source you trust.")
+              help="Instead of --raw (ntu60, ntu120): an mmaction2/pyskl 3D annotation pickle (pyskl's "
+                   "ntu60_3danno.pkl / ntu120_3danno.pkl, or `skel export --to mmaction`); its bodies are taken as "
+                   "picked and its splits become the store's. pyskl stores float16 (up to ~1 cm of rounding: 5-13 mm "
+                   "measured against --raw), so --raw is the exact path when the raw files are at hand. The pickle "
+                   "is read by a restricted unpickler that refuses anything but plain data.")
 @click.option("--out", required=True, type=click.Path(dir_okay=True),
               help="Store to write: PATH.h5 / PATH.hdf5 (HDF5) or PATH.zarr (Zarr v3). Replaced atomically.")
 @click.option("--frames", default=50, show_default=True, type=click.IntRange(min=2),

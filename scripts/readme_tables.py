@@ -20,11 +20,12 @@ RESULTS = REPO / "benchmarks" / "results"
 
 def fuzz(r: dict) -> str:
     rows = ["| dataset | rounds | mutated files | skipped with a reason | accepted | good samples changed | crashes "
-            "| hangs | rounds whose scale moved |", "|---|---|---|---|---|---|---|---|---|"]
+            "| hangs | largest scale change (mutated / clean) |", "|---|---|---|---|---|---|---|---|---|"]
     rounds = r["args"]["rounds"]
     for d, t in r["totals"].items():
         rows.append(f"| {d} | {rounds} | {t['mutants']} | {t['skipped']} | {t['accepted']} | {t['changed']} | "
-                    f"{t['crashes']} | {t['hangs']} | {t.get('rescaled', 'not measured')} |")
+                    f"{t['crashes']} | {t['hangs']} | "
+                    + (f"{t['scale_ratio_max']:.3f} |" if "scale_ratio_max" in t else "not measured |"))
     by = r.get("by_mutation", {})
     if by:
         rows.append("")

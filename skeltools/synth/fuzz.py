@@ -5,9 +5,10 @@ Per mutated file: skipped with a reason, or accepted (its text still parses as a
 plausible sample). Per run: a crash (prepare exits with a traceback or a signal) or a
 hang (past the time limit). And the one that must never happen: a sample of an
 *unmutated* file that is missing or whose coordinates in metres differ from the clean
-run ("changed"). Beside it, whether the good samples' stored values moved at all
-("rescaled"): an accepted mutant with a larger, still plausible coordinate legitimately
-changes the dataset's scale, so that is reported, not failed.
+run ("changed"). Beside it, the good samples compared as stored (scaled): they move only
+with the dataset's scale, so each round records `scale_ratio`, mutated over clean. Below 1:
+the file that set the scale was mutated and skipped; above 1: an accepted mutant has a larger
+coordinate, which a glitch must not be (the joint-speed bound); how far above is reported.
 
 `custom` fuzzes the recordings of `skel synth custom` (every format its index takes);
 UWA3D's `.mat` files also get a structural mutation, external storage (the data in
@@ -65,7 +66,8 @@ class FuzzOutcome:
     skipped: int = 0
     accepted: int = 0
     changed: int = 0          # unmutated samples lost or altered: must be 0
-    rescaled: bool = False    # the good samples' stored values moved (the dataset's scale changed)
+    scale_ratio: float = 1.0  # the mutated store's scale over the clean store's
+    rescaled: int = 0         # good samples whose stored (scaled) values moved
     crashes: int = 0
     hangs: int = 0
     check_problems: list = field(default_factory=list)
@@ -76,13 +78,14 @@ class FuzzOutcome:
         return asdict(self)
 
 
-def _metric(store: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Each sample's poses in metres, and as stored (scaled)."""
+def _metric(store: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float]:
+    """Each sample's poses in metres, and as stored (scaled); the store's scale."""
     from ..store import Store
     with Store(store) as st:
         scale = st.read("meta/scale") if st.has("meta/scale") else np.full(len(st), float(st.attrs["scale"]))
         stored = dict(zip(st.read("meta/name"), st.read("poses")))
-        return {n: p.astype(np.float64) * s for (n, p), s in zip(stored.items(), scale)}, stored
+        metres = {n: p.astype(np.float64) * s for (n, p), s in zip(stored.items(), scale)}
+        return metres, stored, float(st.attrs["scale"])
 
 
 def _prepare(dataset: str, raw: Path, out: Path, timeout: float) -> tuple[str, str]:
@@ -113,7 +116,7 @@ def fuzz_round(dataset: str, work: Path, seed: int, scenes: int = 6, share: floa
     if status != "ok":
         res.error = f"clean corpus: {status} {err}"
         return res
-    reference, reference_stored = _metric(work / "clean.h5")
+    reference, reference_stored, reference_scale = _metric(work / "clean.h5")
     shutil.copytree(clean.out, work / "mutated")
     files = sorted(p for pattern in patterns for p in (work / "mutated").glob(pattern) if p.is_file())
     chosen = [files[k] for k in np.flatnonzero(rng.random(len(files)) < share)]
@@ -135,7 +138,8 @@ def fuzz_round(dataset: str, work: Path, seed: int, scenes: int = 6, share: floa
         return res
     problems, _ = check_store(work / "mutated.h5")
     res.check_problems = problems
-    got, got_stored = _metric(work / "mutated.h5")
+    got, got_stored, scale = _metric(work / "mutated.h5")
+    res.scale_ratio = scale / reference_scale
     with Store(work / "mutated.h5") as st:
         skipped_units = {unit_of(n, clean.out) for n in st.read("skipped/name")}
     for name, poses in reference.items():
@@ -144,7 +148,7 @@ def fuzz_round(dataset: str, work: Path, seed: int, scenes: int = 6, share: floa
         if name not in got or not np.allclose(got[name], poses, atol=1e-5, rtol=1e-5):
             res.changed += 1
         elif not np.array_equal(got_stored[name], reference_stored[name]):
-            res.rescaled = True
+            res.rescaled += 1
     for unit in mutated_units:
         outcome = "skipped" if unit in skipped_units else "accepted"
         setattr(res, outcome, getattr(res, outcome) + 1)
