@@ -122,13 +122,8 @@ class TrainConfig:
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
         """A config.json written by `save`, checked like the command line (ValueError: one line a bad field)."""
-        try:
-            raw = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as e:
-            raise ValueError(f"{path}: not a focovil config.json ({e})") from None
-        if not isinstance(raw, dict):
-            raise ValueError(f"{path}: not a focovil config.json (not a JSON object)")
-        return from_settings(raw, where=str(path))
+        from skeltools.manifests import json_object
+        return from_settings(json_object(path, f"{path} (a focovil config.json)"), where=str(path))
 
     def settings(self) -> dict:
         """The settings alone (what a run is made of)."""

@@ -38,24 +38,24 @@ def fuzz(r: dict) -> str:
     return "\n".join(rows)
 
 
-def ablation(r: dict) -> str:
-    """One ablation table (benchmarks/ablation.py writes it and owns its layout)."""
+def _ablation_block(r: dict, render: str) -> str:
+    """A table benchmarks/ablation.py lays out (`render`: its function), under a line of provenance."""
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from ablation import markdown
+    import ablation as layout
     d = r["design"]
     return (f"**{r['title']}** (`{r['command']}`, {r['date']}, {r['machine']}, {r['seconds']} s; "
             f"{d['test_samples']} test samples, {d['classes']} classes, chance {1 / d['classes']:.3f}):\n\n"
-            + markdown(r))
+            + getattr(layout, render)(r))
+
+
+def ablation(r: dict) -> str:
+    """One ablation table (Tables 8, 9, 10)."""
+    return _ablation_block(r, "markdown")
 
 
 def ablation_focal(r: dict) -> str:
-    """The focal question at a longer schedule (benchmarks/ablation.py owns its layout)."""
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from ablation import focal_markdown
-    d = r["design"]
-    return (f"**{r['title']}** (`{r['command']}`, {r['date']}, {r['machine']}, {r['seconds']} s; "
-            f"{d['test_samples']} test samples, {d['classes']} classes, chance {1 / d['classes']:.3f}):\n\n"
-            + focal_markdown(r))
+    """The focal question at a longer schedule."""
+    return _ablation_block(r, "focal_markdown")
 
 
 def ablation_floor(r: dict) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 
 from .formats.custom import FORMATS, CustomRow
 from .formats.units import RawUnit, walk_files
-from .manifests import DatasetSpec, Protocol, load_dataset, load_layout
+from .manifests import DatasetSpec, Protocol, json_object, load_dataset, load_layout
 
 REQUIRED = ("path", "label", "view", "scene")
 UNITS = {"m": 1.0, "mm": 0.001}
@@ -171,16 +171,10 @@ def index_protocols(table, names: list[str], subjects: dict, views: dict) -> tup
 def custom_spec(layout: str, manifest: str | Path | None = None) -> DatasetSpec:
     """data_manifests/datasets/custom.json with the layout, and a user's manifest's keys over it
     (bodies, denoise, plausibility, limits)."""
-    import json
     spec = replace(load_dataset("custom"), layout_name=layout)
     if manifest is None:
         return spec
-    try:
-        user = json.loads(Path(manifest).read_text())
-    except (OSError, ValueError) as e:
-        raise ValueError(f"--manifest {manifest}: cannot be read ({e})") from None
-    if not isinstance(user, dict):
-        raise ValueError(f"--manifest {manifest}: not a JSON object")
+    user = json_object(manifest, f"--manifest {manifest}")
     allowed = {"bodies", "denoise", "plausibility", "limits"}
     unknown = sorted(set(user) - allowed - {"source", "name"})
     if unknown:

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
@@ -188,6 +189,17 @@ def layout_problems(d: object) -> list[str]:
     return out
 
 
+def json_object(path: str | Path, what: str) -> dict:
+    """A JSON file that must hold one object (a config, a manifest); ValueError naming `what`."""
+    try:
+        d = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{what}: cannot be read ({e})") from None
+    if not isinstance(d, dict):
+        raise ValueError(f"{what}: not a JSON object")
+    return d
+
+
 def layout_dict(name: str) -> dict:
     """The JSON content of a shipped layout (data_manifests/layouts/NAME.json)."""
     return json.loads(_manifest_text(f"layouts/{name}.json"))
@@ -196,7 +208,7 @@ def layout_dict(name: str) -> dict:
 def load_layout(name: str) -> Layout:
     """A layout by its name in data_manifests/layouts, or a user's layout file (a path ending
     in .json, same schema); ValueError, one line per problem, for a file that breaks the rules."""
-    path = None if not str(name).endswith(".json") else __import__("pathlib").Path(name)
+    path = None if not str(name).endswith(".json") else Path(name)
     try:
         d = json.loads(path.read_text() if path is not None else _manifest_text(f"layouts/{name}.json"))
     except (OSError, ValueError) as e:

@@ -27,7 +27,6 @@ from cli.skel import main as skel
 from skeltools.prepare import prepare
 from skeltools.store import Store, StoreError
 from skeltools.synth.generate import synth
-from skeltools.synth.uwa3d import write_mat
 
 REPO = Path(__file__).resolve().parents[1]
 
