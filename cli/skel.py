@@ -296,8 +296,9 @@ def index(raw, pattern, out, overwrite):
 @click.argument("sample")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG to write.")
 @click.option("--frames", default=5, show_default=True, type=click.IntRange(min=1), help="Frames drawn per view.")
-@click.option("--raw", "raw_dir", default=None, type=click.Path(file_okay=False, exists=True),
-              help="The raw folder the store was prepared from: also draw each view before alignment.")
+@click.option("--raw", "raw_dir", default=None, type=click.Path(exists=True),
+              help="The raw folder the store was prepared from (a custom store: the folder of its index file, or "
+                   "the index itself): also draw each view before alignment.")
 def show(store, sample, out, frames, raw_dir):
     """Draw SAMPLE (a name like S001C002P003R001A004, or an index) and every view of its scene,
     side by side: after alignment (front and side), and with --raw before it, as each camera

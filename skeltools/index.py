@@ -22,7 +22,7 @@ import numpy as np
 
 from .formats.custom import FORMATS, CustomRow
 from .formats.units import RawUnit, walk_files
-from .manifests import DatasetSpec, Protocol, json_object, load_dataset, load_layout
+from .manifests import DatasetSpec, Layout, Protocol, json_object, load_dataset, load_layout
 
 REQUIRED = ("path", "label", "view", "scene")
 UNITS = {"m": 1.0, "mm": 0.001}
@@ -75,10 +75,11 @@ def class_names(labels: list[str], classes_file: str | Path | None) -> tuple[lis
     return names, {v: names.index(v) for v in set(labels)}
 
 
-def read_index(index: str | Path, *, layout: str = "kinect_v2_25", classes: str | Path | None = None,
+def read_index(index: str | Path, *, layout: str | Layout = "kinect_v2_25", classes: str | Path | None = None,
                raw: str | Path | None = None, units: str = "m", manifest: str | Path | None = None) -> CustomDataset:
     """The units and the dataset spec of an index file (ValueError, one line per problem, for a
-    file that cannot be an index: missing columns, an unreadable file)."""
+    file that cannot be an index: missing columns, an unreadable file). `layout`: a shipped
+    layout's name, a layout file (.json), or a Layout (a store's own `layout_spec`)."""
     import pandas as pd
 
     index = Path(index)
@@ -92,8 +93,9 @@ def read_index(index: str | Path, *, layout: str = "kinect_v2_25", classes: str 
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
         raise ValueError(f"{index}: the index needs the columns {', '.join(REQUIRED)}; missing {', '.join(missing)}")
-    lay = load_layout(layout)
-    spec = custom_spec(lay.name if not str(layout).endswith(".json") else str(layout), manifest)
+    lay = layout if isinstance(layout, Layout) else load_layout(layout)
+    spec = custom_spec(lay.name if isinstance(layout, Layout) or not str(layout).endswith(".json") else str(layout),
+                       manifest)
     root = Path(raw) if raw is not None else index.parent
     names, label_of = class_names(table["label"].tolist(), classes)
     views = _ids(table["view"].tolist())
@@ -120,8 +122,10 @@ def read_index(index: str | Path, *, layout: str = "kinect_v2_25", classes: str 
     protocols, sources = index_protocols(table, [u.name for u in unit_list], subjects, views)
     spec = replace(spec, n_views=max(len(views), 1), n_classes=len(names), class_names=tuple(names),
                    protocols=tuple(protocols))
+    if isinstance(layout, Layout):
+        spec.__dict__["layout"] = layout       # the cached property, filled: there is no file to load it from
     attrs = {"index": index.name, "index_sha256": hashlib.sha256(index.read_bytes()).hexdigest(),
-             "index_values": {"view": list(views), "subject": list(subjects)}}
+             "index_values": {"view": list(views), "subject": list(subjects)}, "units": units}
     return CustomDataset(spec, unit_list, sources, attrs)
 
 

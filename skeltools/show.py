@@ -24,19 +24,37 @@ def find_sample(st: Store, name_or_index: str) -> int:
     return int(hits[0])
 
 
-def camera_sequences(raw_dir: str | Path, dataset: str, samples: dict[str, int], frames: int) -> dict[str, np.ndarray]:
+def raw_units(raw_dir: str | Path, attrs: dict) -> tuple[list, object]:
+    """The raw units under raw_dir and the spec to read them with: the dataset's, or for a
+    custom store the index it names (in raw_dir, or raw_dir itself), which must be the one the
+    store was made from (its digest)."""
+    import hashlib
+
+    from .formats import find_units
+    from .manifests import load_dataset, store_layout
+    if attrs["dataset"] != "custom":
+        spec = load_dataset(attrs["dataset"])
+        return find_units(Path(raw_dir), spec)[0], spec
+    from .index import read_index
+    index = Path(raw_dir) if Path(raw_dir).is_file() else Path(raw_dir) / attrs["index"]
+    if not index.is_file() or hashlib.sha256(index.read_bytes()).hexdigest() != attrs.get("index_sha256"):
+        raise StoreError(f"--raw {raw_dir}: no {attrs['index']} there with the digest this store records: give the "
+                         "folder of the index the store was prepared from (or the index itself)")
+    found = read_index(index, layout=store_layout(attrs), units=attrs.get("units", "m"))
+    return found.units, found.spec
+
+
+def camera_sequences(raw_dir: str | Path, attrs: dict, samples: dict[str, int], frames: int) -> dict[str, np.ndarray]:
     """The named samples before alignment: read from the raw files under raw_dir with the
     dataset's reader and body selection, resampled to `frames` (camera coordinates, metres).
     `samples`: name -> the store's frame count before resampling; a raw sample that is missing
     or of another length is not the one the store was made from: StoreError."""
     from .bodies import select_bodies
-    from .formats import find_units, reader_of
+    from .formats import reader_of
     from .formats.raw_sample import RawSample
     from .kernels import resample_linear
-    from .manifests import load_dataset
 
-    spec = load_dataset(dataset)
-    units, _ = find_units(Path(raw_dir), spec)
+    units, spec = raw_units(raw_dir, attrs)
     out = {}
     for unit in units:
         if unit.name not in samples and not any(n.startswith(unit.name) for n in samples):
@@ -67,18 +85,19 @@ def show_sample(store: str | Path, name_or_index: str, out: str | Path, frames: 
         members = [int(k) for k in st.read("views", slice(scene, scene + 1))[0] if k >= 0]
         names, views, raw_frames = st.read("meta/name"), st.read("meta/view"), st.read("meta/frames")
         bones = store_layout(st.attrs).bones
-        dataset, aligned = st.attrs["dataset"], bool(st.attrs["aligned"])
+        attrs, aligned = dict(st.attrs), bool(st.attrs["aligned"])
         poses = {k: st.read("poses", k) for k in members}
     T = next(iter(poses.values())).shape[1]
     frames = min(frames, T, MAX_FRAMES)
     pick = np.linspace(0, T - 1, frames).round().astype(int)
-    before = camera_sequences(raw_dir, dataset, {str(names[k]): int(raw_frames[k]) for k in members}, T) \
+    before = camera_sequences(raw_dir, attrs, {str(names[k]): int(raw_frames[k]) for k in members}, T) \
         if raw_dir else {}
-    _draw(out, members, poses, before, names, views, i, scene, bones, aligned, pick, T)
+    y_axis = "camera y (m)" if attrs["dataset"] == "custom" else "camera y, up (m)"   # Azure Kinect's y points down
+    _draw(out, members, poses, before, names, views, i, scene, bones, aligned, pick, T, y_axis)
     return [str(names[k]) for k in members], frames
 
 
-def _draw(out, members, poses, before, names, views, asked, scene, bones, aligned, pick, T) -> None:
+def _draw(out, members, poses, before, names, views, asked, scene, bones, aligned, pick, T, y_axis) -> None:
     import matplotlib
     from matplotlib.figure import Figure   # no pyplot: a notebook's backend is left alone
 
@@ -100,15 +119,17 @@ def _draw(out, members, poses, before, names, views, asked, scene, bones, aligne
                     if body[t].any():
                         for a, b in bones:
                             ax.plot(body[t, [a, b], h], body[t, [a, b], v], color=c, lw=1.2)
-            ax.set_aspect("equal", adjustable="datalim")
-            if in_store_units:
-                ax.set(xlim=(-1, 1), ylim=(-1, 1))
+            if in_store_units:          # fixed square limits: the box keeps the aspect (no limit to give up)
+                ax.set(xlim=(-1, 1), ylim=(-1, 1), xticks=np.linspace(-1, 1, 5), yticks=np.linspace(-1, 1, 5))
+                ax.set_aspect("equal", adjustable="box")
+            else:
+                ax.set_aspect("equal", adjustable="datalim")
             ax.tick_params(labelsize=7)
             ax.set_title(f"camera {views[k]}: {names[k]}{' *' if k == asked else ''}\n{title}", fontsize=8)
             if row == len(rows) - 1 or not in_store_units:
-                ax.set_xlabel(axis_names[h] if in_store_units else "camera x, right (m)", fontsize=8)
+                ax.set_xlabel(axis_names[h] if in_store_units else ("camera x (m)" if y_axis == "camera y (m)" else "camera x, right (m)"), fontsize=8)
             if col == 0:
-                ax.set_ylabel(axis_names[v] if in_store_units else "camera y, up (m)", fontsize=8)
+                ax.set_ylabel(axis_names[v] if in_store_units else y_axis, fontsize=8)
     sm = matplotlib.cm.ScalarMappable(cmap=cmap, norm=matplotlib.colors.Normalize(1, T))
     fig.colorbar(sm, ax=axes[:, -1].tolist(), label=f"frame (of the {T} every row is resampled to)", shrink=0.8)
     n = len(members)

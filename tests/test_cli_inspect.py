@@ -116,7 +116,7 @@ def test_show_draws_every_view_before_and_after_alignment(rigid_corpus, rigid_st
         members = st.read("views")[0]
         names = list(st.read("meta/name")[members])
         frames = dict(zip(names, st.read("meta/frames")[members].tolist()))
-    before = camera_sequences(rigid_corpus.out, "ntu60", frames, 50)
+    before = camera_sequences(rigid_corpus.out, {"dataset": "ntu60"}, frames, 50)
     assert sorted(before) == sorted(names) and all(b.shape == (2, 50, 25, 3) for b in before.values())
     # before alignment the cameras disagree; the store's aligned views agree (rigid corpus)
     a, b = before[names[0]], before[names[1]]

@@ -201,3 +201,12 @@ def test_an_interval_cuts_frames_start_to_end_inclusive():
     assert np.array_equal(cut.xyz, xyz[4:10]) and list(cut.body_id) == [7, 8] * 3
     with pytest.raises(SampleError, match="outside the file's 10 frames"):
         interval(raw, 9, 11)
+
+
+def test_show_draws_a_custom_scene_from_its_index(corpus, mixed_store, tmp_path):
+    r = CliRunner().invoke(skel, ["show", str(mixed_store), "s004-2", "--out", str(tmp_path / "a.png"),
+                                  "--raw", str(corpus.out)])
+    assert r.exit_code == 0 and "s004-1, s004-2, s004-3" in r.output, r.output
+    r = CliRunner().invoke(skel, ["show", str(mixed_store), "s004-2", "--out", str(tmp_path / "b.png"),
+                                  "--raw", str(corpus.out / "kinect_v2")])
+    assert r.exit_code == 2 and "digest" in r.output and not (tmp_path / "b.png").exists()
