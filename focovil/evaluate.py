@@ -208,6 +208,7 @@ def _tsne_plot(feats: np.ndarray, labels: np.ndarray, classes: list[str], path: 
 
 def _confusion_plot(y: np.ndarray, pred: np.ndarray, classes: list[str], path: Path) -> None:
     from matplotlib.figure import Figure   # no pyplot: a notebook's backend is left alone
+    from matplotlib.ticker import MaxNLocator
     from sklearn.metrics import ConfusionMatrixDisplay
 
     present = np.unique(np.concatenate([y, pred]))
@@ -215,7 +216,9 @@ def _confusion_plot(y: np.ndarray, pred: np.ndarray, classes: list[str], path: P
     fig = Figure(figsize=(max(7, len(present) * 0.55), max(6, len(present) * 0.5)), layout="constrained")
     ax = fig.subplots()
     names = [textwrap.shorten(classes[c], 24, placeholder="…") for c in present]   # whole words, never cut mid-word
-    ConfusionMatrixDisplay(cm, display_labels=names).plot(ax=ax, xticks_rotation="vertical", colorbar=True,
-                                                           include_values=len(present) <= 20)
+    shown = ConfusionMatrixDisplay(cm, display_labels=names).plot(ax=ax, xticks_rotation="vertical", colorbar=True,
+                                                                  include_values=len(present) <= 20)
+    shown.im_.colorbar.locator = MaxNLocator(integer=True)          # counts: whole numbers on the colour bar
+    shown.im_.colorbar.update_ticks()
     ax.set_title(f"linear probe, test split\naccuracy {np.mean(y == pred):.3f} ({len(y)} samples)", fontsize=10)
     fig.savefig(path, dpi=90)

@@ -18,7 +18,7 @@ TITLES = {"loss": "total (alpha * contrastive + beta * recon)", "contrastive": "
 # what the focal weights do (focovil.losses.focal_stats): panel title -> (columns, their labels)
 FOCAL_PANELS = {"cosine in g-space": (("pos_cos", "neg_cos"), ("positive pairs", "negative pairs")),
                 "focal weights": (("w_pos", "w_neg"), ("w+", "w-")),
-                "gradient on negatives / on positives": (("grad_neg_over_pos",), ("ratio",))}
+                "gradient on negatives / on positives": (("grad_neg_over_pos",), (None,))}
 
 
 def plot_curves(out: Path, rows: list[dict]) -> None:
@@ -28,6 +28,7 @@ def plot_curves(out: Path, rows: list[dict]) -> None:
     if not rows:
         return
     from matplotlib.figure import Figure   # no pyplot: a notebook's backend is left alone
+    from matplotlib.ticker import MaxNLocator
 
     terms = [k for k in ("contrastive", "recon") if k in rows[0]]
     panels = [(TITLES[k], (k,), (None,)) for k in (["loss"] if len(terms) > 1 else []) + terms]
@@ -43,6 +44,8 @@ def plot_curves(out: Path, rows: list[dict]) -> None:
         if labels[0] is not None:
             ax.legend(fontsize=8)
         ax.set(xlabel="epoch", ylabel="mean over the epoch's steps", title=title)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))     # epochs are whole numbers
+        ax.ticklabel_format(axis="y", useOffset=False)              # values as they are, not "+4.49" and a remainder
     for ax in axes[len(panels):]:
         ax.set_axis_off()
     fig.suptitle("training curves")
