@@ -28,7 +28,7 @@ DEFAULT_SOURCES = {
     "proj": "paper Sec. 4.2 (projection units 512 and 1024) and Table 9",
     "focal_grad": "paper Eq. 6 (the loss as written, differentiated through w+ and w-); kept by the rule of the "
                   "ablation benchmark's focal table (README): no variant beat the other three in every seed at 60 "
-                  "epochs (none and pos equalled CoViL, neg and both were 0.04 below it)",
+                  "epochs (none and pos equalled CoViL, neg and both were 0.03-0.04 below it)",
     "proj_act": "paper Sec. 3.1 says 'a linear projection net' of two fully-connected layers; P&C-style nets put a "
                 "ReLU between them. Kept: in the ablation benchmark's Table 9 the linear net was not better "
                 "(-0.016, mixed signs over 3 seeds)",
