@@ -303,12 +303,13 @@ def main() -> None:
     start = time.time()
     schedule = sorted(args.schedule) if args.table == "focal" else [args.epochs]
     rows = build_rows(args.table, work, args.seeds, schedule)
+    threads = torch.get_num_threads()
     report = {"table": args.table, "title": TITLES[args.table], "date": time.strftime("%Y-%m-%d"),
               "seconds": round(time.time() - start), "seeds": args.seeds, "epochs": schedule[-1],
               "schedule": schedule,
               "design": {"version": 4, "scenes": SCENES, "classes": CLASSES, "hidden": HIDDEN, "protocol": "xview",
                          "test_samples": SCENES, "scenes_per_step": SCENES_PER_STEP, "lr": 1e-3},
-              "machine": f"{torch.get_num_threads()} torch thread{'s' if torch.get_num_threads() > 1 else ''}, CPU", "rows": rows,
+              "machine": f"{threads} torch thread{'s' if threads > 1 else ''}, CPU", "rows": rows,
               "command": f"python benchmarks/ablation.py --table {args.table} --seeds "
                          f"{' '.join(map(str, args.seeds))} "
                          + (f"--schedule {' '.join(map(str, schedule))}" if args.table == "focal" else

@@ -91,7 +91,7 @@ def demo(r: dict) -> str:
     in benchmarks/results/demo.json)."""
     steps = ", ".join(f"{k} {v:.0f} s" for k, v in r["steps"].items())
     return (f"Measured: **{r['total_s'] / 60:.1f} minutes** wall for `{r['command']}` on {r['cores']} CPU cores "
-            f"({r['date']}, {r['machine']}, a machine otherwise idle): {steps}.")
+            f"({r['date']}, {r['machine']}): {steps}.")
 
 
 TABLES = {"demo": demo, "fuzz": fuzz, "prepare": prepare, "ablation-8": ablation, "ablation-9": ablation, "ablation-10": ablation,
