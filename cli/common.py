@@ -45,3 +45,8 @@ def verbosity_option(fn: Callable) -> Callable:
         return value
     return click.option("-v", "--verbose", count=True, expose_value=False, callback=setup, is_eager=True,
                         help="Log what the library does (-vv: more).")(fn)
+
+
+# --no-verify, as every command that reads a store's poses takes it
+no_verify_option = click.option("--no-verify", is_flag=True,
+                                help="Do not check the store's content against its checksums.")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import fail, verbosity_option
+from .common import fail, no_verify_option, verbosity_option
 
 
 def _torch():
@@ -67,7 +67,7 @@ def train_options(fn):
                                              "change).")
 @click.option("--overwrite", is_flag=True, help="Replace the run already in --out (without it, training refuses).")
 @click.option("--detach-focal", is_flag=True, help="The old name of --focal-grad none.")
-@click.option("--no-verify", is_flag=True, help="Do not check the store's content against its checksums.")
+@no_verify_option
 @click.option("--quiet", is_flag=True, help="No progress bar or per-epoch lines.")
 def train(config_file, threads, resume, overwrite, detach_focal, no_verify, quiet, **options):
     """Train FoCoViL on the train split of PROTOCOL; checkpoints every epoch.
@@ -140,7 +140,7 @@ def train(config_file, threads, resume, overwrite, detach_focal, no_verify, quie
               help="CPU threads for torch (default: torch's, all cores; set it on a shared or loaded machine).")
 @click.option("--force", is_flag=True, help="Evaluate on a store unlike the run's (another dataset, layout, frame "
                                             "count, alignment or scaling): the numbers may mean nothing.")
-@click.option("--no-verify", is_flag=True, help="Do not check the store's content against its checksums.")
+@no_verify_option
 @click.option("--json", "as_json", is_flag=True, help="Print results.json.")
 def evaluate(run_dir, store, protocol, device, no_plots, finetune, semi, finetune_epochs, finetune_lr, threads, force,
              no_verify, as_json):
@@ -189,7 +189,7 @@ def evaluate(run_dir, store, protocol, device, no_plots, finetune, semi, finetun
 @click.option("--overwrite", is_flag=True, help="Replace an existing file at --out (never the store, nor another store).")
 @click.option("--force", is_flag=True, help="Encode a store unlike the run's (another dataset, layout, frame count, "
                                             "alignment or scaling).")
-@click.option("--no-verify", is_flag=True, help="Do not check the store's content against its checksums.")
+@no_verify_option
 def embed(run_dir, store, out, device, batch, overwrite, force, no_verify):
     """Encode every sample of STORE with the run's trained encoder f_e.
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .common import clean_errors, fail, verbosity_option
+from .common import clean_errors, fail, no_verify_option, verbosity_option
 
 from skeltools.manifests import dataset_names
 
@@ -176,7 +176,7 @@ def stats(path, as_json, plot):
                    "them with --keep-full, else from its stored frames). CTR-GCN's own NTU arrays hold 300 frames "
                    "and its feeder crops windows of 64.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing file at --out (never the store, nor another store).")
-@click.option("--no-verify", is_flag=True, help="Do not check the store's content against its checksums.")
+@no_verify_option
 def export(store, target, out, protocol, metres, frames, overwrite, no_verify):
     """Write a store's samples in a format other tools train on.
 

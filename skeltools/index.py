@@ -66,8 +66,9 @@ def class_names(labels: list[str], classes_file: str | Path | None) -> tuple[lis
     if classes_file is not None:
         names = [ln.strip() for ln in Path(classes_file).read_text().splitlines() if ln.strip()]
         index = {n: k for k, n in enumerate(names)}
-        return names, {v: index.get(v, _int(v) if _int(v) is not None and 0 <= _int(v) < len(names) else None)
-                       for v in set(labels)}
+        index.update({v: _int(v) for v in set(labels) - set(index)
+                      if _int(v) is not None and 0 <= _int(v) < len(names)})     # a class given by its number
+        return names, {v: index.get(v) for v in set(labels)}
     if labels and all(_int(v) is not None and _int(v) >= 0 for v in labels):
         n = max(_int(v) for v in labels) + 1
         return [f"class {k}" for k in range(n)], {v: _int(v) for v in set(labels)}
@@ -107,10 +108,9 @@ def read_index(index: str | Path, *, layout: str | Layout = "kinect_v2_25", clas
         line = k + 2                                   # the file's line: its header is line 1
         scene = scene_ids.setdefault(row["scene"], len(scene_ids) + 1)
         name = row.get("name") or f"{row['scene']}-{row['view']}"
-        label = label_of.get(row["label"])
+        label, setup = label_of.get(row["label"]), _int(row.get("setup", ""))
         fields = {"action": (label if label is not None else -1) + 1, "view": views[row["view"]], "scene": scene,
-                  "subject": subjects.get(row.get("subject", ""), -1),
-                  "setup": _int(row.get("setup", "")) if _int(row.get("setup", "")) is not None else -1,
+                  "subject": subjects.get(row.get("subject", ""), -1), "setup": setup if setup is not None else -1,
                   "replication": -1}
         path = Path(row["path"]) if Path(row["path"]).is_absolute() else root / row["path"]
         fmt = row.get("format") or FORMATS.get(path.suffix.lower())
@@ -137,7 +137,7 @@ def row_problem(row: dict, label: int | None, fmt: str | None, path: Path, start
         return f"unknown label: {row['label']!r} is not a class {where}"
     if earlier is not None:
         return f"a second row for scene {row['scene']!r} and view {row['view']!r}: line {earlier} came first {where}"
-    if fmt not in ("skeleton", "azure", "npy", "npz", "csv"):
+    if fmt not in FORMATS.values():
         return f"unknown format: {path.suffix or row.get('format')!r}; give skeleton, azure, npy, npz or csv {where}"
     if not path.is_file():
         return f"no such file: {path} {where}"
