@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..formats.custom import FORMATS
 from ..formats.ntu import read_ntu
 from ..manifests import DatasetSpec, layout_dict, load_dataset, load_layout
 from .ntu import CAMERA_YAW, _view_frames, facing, skeleton_text, write_ntu
@@ -29,7 +30,7 @@ from .scenes import SynthResult, in_layout, scene_actors
 CLASSES = ("wave", "kick", "squat", "jump", "point", "bow", "throw", "clap", "reach", "hug")
 TWO_PERSON = {"hug"}
 FORMAT_CYCLE = ("azure", "npy", "csv", "skeleton", "npz")
-SUFFIX = {"azure": ".json", "npy": ".npy", "npz": ".npz", "csv": ".csv", "skeleton": ".skeleton"}
+SUFFIX = {fmt: suffix for suffix, fmt in FORMATS.items()}    # the readers' table, read the other way
 AZURE_AXES = np.array([-1.0, -1.0, 1.0])       # Kinect v2 camera axes -> Azure Kinect depth camera axes
 SUBJECTS = 4
 
