@@ -4,11 +4,16 @@ the baseline), the same read verified as every command reads (each chunk's crc32
 the first time it is read), `skel check` (structure, then every chunk re-read and digested)
 and `skel check --quick` (structure only).
 
-    python benchmarks/bench_check.py [--scenes 6000] [--workdir bench_out/check]
+    python benchmarks/bench_check.py [--scenes 6000] [--workdir bench_out/check] [--json results/check.json]
+
+With --json the medians go to a results file (the README's line on what verification costs is
+generated from benchmarks/results/check.json by scripts/readme_tables.py).
 """
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +25,7 @@ def main() -> None:
     ap.add_argument("--scenes", type=int, default=6000, help="scenes x 3 views of NTU-sized samples")
     ap.add_argument("--workdir", default="bench_out/check")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--json", default=None, help="also write the medians to this JSON file")
     args = ap.parse_args()
 
     from sized_store import write_sized_store
@@ -29,6 +35,7 @@ def main() -> None:
 
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
+    results = {}
     for suffix in (".h5", ".zarr"):
         path = work / f"s{suffix}"
         if not path.exists():
@@ -54,6 +61,11 @@ def main() -> None:
         print(f"{suffix[1:]} store, {args.scenes * 3} samples, {size:.0f} MB:")
         for name, t in timings.items():
             print(f"  {name:<22}: {np.median(t):6.2f} s  = {np.median(t) / base:5.2f}x the unverified read")
+        results[suffix[1:]] = {"mb": round(size), "median_s": {k: float(np.median(v)) for k, v in timings.items()}}
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "date": time.strftime("%Y-%m-%d"), "samples": args.scenes * 3, "rounds": args.rounds, "stores": results,
+            "command": "python benchmarks/bench_check.py " + " ".join(sys.argv[1:])}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -94,7 +94,19 @@ def demo(r: dict) -> str:
             f"({r['date']}, {r['machine']}): {steps}.")
 
 
-TABLES = {"demo": demo, "fuzz": fuzz, "prepare": prepare, "ablation-8": ablation, "ablation-9": ablation, "ablation-10": ablation,
+def check(r: dict) -> str:
+    """What verifying each chunk's crc32 costs a read of every chunk (benchmarks/bench_check.py)."""
+    def ratio(store: str) -> str:
+        m = r["stores"][store]["median_s"]
+        return f"{m['read, verified'] / m['read, --no-verify']:.1f}x"
+    h5 = r["stores"]["h5"]
+    extra = h5["median_s"]["read, verified"] - h5["median_s"]["read, --no-verify"]
+    return (f"Measured (`{r['command']}`, {r['date']}): a verified read of every chunk costs {ratio('h5')} an "
+            f"unverified one on HDF5 from the page cache ({extra:.2f} s more for {h5['mb']} MB) and {ratio('zarr')} "
+            f"on Zarr, where decoding dominates.")
+
+
+TABLES = {"check": check, "demo": demo, "fuzz": fuzz, "prepare": prepare, "ablation-8": ablation, "ablation-9": ablation, "ablation-10": ablation,
           "ablation-focal": ablation_focal, "ablation-floor": ablation_floor}
 
 
